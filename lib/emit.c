@@ -1,0 +1,93 @@
+/*
+ * emit.c - ASTRON_EVENT's hot path, on the caller's thread.
+ *
+ * In the steady state this is: load the site's plan, reserve room in the
+ * thread's own ring, read the clock, copy the key, encode the values, publish
+ * the record, and poke the flusher only if it sleeps.  No lock, no atomic
+ * read-modify-write, no allocation, no system call.  Everything slow (parsing
+ * the format, allocating the ring, starting the flusher) happens on a site's
+ * or a thread's first call, in emit_slow().
+ */
+#include <stdarg.h>
+#include <string.h>
+
+#include "clock.h"
+#include "encode.h"
+#include "pipeline.h"
+#include "ring.h"
+#include "site.h"
+
+static inline void count(uint64_t *c)
+{
+	/* Single writer (this thread); stats read it with a relaxed load. */
+	__atomic_store_n(c, *c + 1, __ATOMIC_RELAXED);
+}
+
+/* First call on this thread or at this site: make both exist. */
+static __attribute__((noinline)) int
+emit_slow(astron_site_t *site, astron_ring_t **r, const astron_site_plan_t **sp)
+{
+	const astron_config_t *cfg = astron_config();
+
+	if (!*r)
+		*r = astron_ring_attach(cfg->ring_size, cfg->max_event);
+	if (!*sp)
+		*sp = astron_site_plan(site, cfg->max_event);
+	return *r && *sp;
+}
+
+ASTRON_EXTERN void astron_event_emit_(astron_site_t *site, const char *key,
+				      const char *fmt, ...)
+{
+	astron_ring_t *r = astron_tls_ring;
+	const astron_site_plan_t *sp = __atomic_load_n(
+		(astron_site_plan_t **)&site->plan_, __ATOMIC_ACQUIRE);
+	astron_rec_t *rec;
+	uint8_t *p;
+	size_t skip, keylen = 0;
+	int cut = 0;
+	va_list ap;
+
+	(void)fmt; /* the site's own copy was parsed; fmt is for -Wformat */
+	if (__builtin_expect(!r || !sp, 0) && !emit_slow(site, &r, &sp)) {
+		if (r)
+			count(&r->dropped);
+		else
+			astron_rings_count_orphan_drop();
+		return;
+	}
+	count(&r->tseq);
+	if (__builtin_expect(sp->drop || !astron_pipeline_accepting(), 0) ||
+	    !(p = astron_ring_reserve(r, &skip))) {
+		count(&r->dropped);
+		return;
+	}
+	rec = (astron_rec_t *)p;
+	rec->plan = sp;
+	rec->tsc = astron_clock_now();
+	rec->tseq = r->tseq;
+	p += sizeof *rec;
+	if (key) {
+		keylen = strnlen(key, r->max_event / ASTRON_KEY_SHARE + 1);
+		if (keylen > r->max_event / ASTRON_KEY_SHARE) {
+			keylen = r->max_event / ASTRON_KEY_SHARE;
+			cut = 1;
+		}
+		memcpy(p, key, keylen);
+		p += keylen;
+	}
+	va_start(ap, fmt);
+	p = astron_encode_fields(sp->fmt, p, (uint8_t *)rec + r->max_event,
+				 &cut, &ap);
+	va_end(ap);
+	rec->size = (uint32_t)(p - (uint8_t *)rec);
+	rec->keylen = (uint32_t)keylen | (key ? ASTRON_REC_KEYED : 0) |
+		      (cut ? ASTRON_REC_TRUNCATED : 0);
+	astron_ring_commit(r, skip, rec->size);
+	count(&r->emitted);
+	if (__builtin_expect(cut, 0))
+		count(&r->truncated);
+	if (__builtin_expect(sp->fmt->error != NULL, 0))
+		count(&r->format_errors);
+	astron_pipeline_poke();
+}

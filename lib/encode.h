@@ -1,0 +1,170 @@
+/*
+ * encode.h - the hot path's encoder: va_list values -> msgpack, via msgpack-c.
+ *
+ * The caller guarantees that [p, limit) is writable, and every op's `reserve`
+ * keeps enough room for what follows it, so writes need no bounds checks;
+ * only string bodies are measured against the room left and cut (at a UTF-8
+ * boundary) when they do not fit.  msgpack-c's packer functions are static
+ * inline and our write callback is a known static function, so the compiler
+ * reduces each value to a few stores.
+ */
+#ifndef ASTRON_ENCODE_H
+#define ASTRON_ENCODE_H
+
+#include <msgpack.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <wchar.h>
+
+#include "format.h"
+#include "utf8.h"
+
+typedef struct astron_wbuf {
+	uint8_t *p;
+} astron_wbuf_t;
+
+static inline int astron_wbuf_write(void *data, const char *buf, size_t len)
+{
+	astron_wbuf_t *w = (astron_wbuf_t *)data;
+	memcpy(w->p, buf, len);
+	w->p += len;
+	return 0;
+}
+
+/* A string (or bytes of a %c) as str when UTF-8, else bin; at most `room`
+ * bytes of body.  n is its full length.  Returns 1 when it was cut. */
+static inline int astron_encode_bytes(msgpack_packer *pk, const char *s,
+				      size_t n, size_t room)
+{
+	int cut = 0;
+
+	if (n > room) {
+		n = astron_utf8_cut((const uint8_t *)s, room);
+		cut = 1;
+	}
+	if (astron_utf8_valid((const uint8_t *)s, n)) {
+		msgpack_pack_str(pk, n);
+		msgpack_pack_str_body(pk, s, n);
+	} else {
+		msgpack_pack_bin(pk, n);
+		msgpack_pack_bin_body(pk, s, n);
+	}
+	return cut;
+}
+
+static inline int64_t astron_read_int(uint8_t len, va_list *ap)
+{
+	switch (len) {
+	case ASTRON_LEN_HH: return (signed char)va_arg(*ap, int);
+	case ASTRON_LEN_H: return (short)va_arg(*ap, int);
+	case ASTRON_LEN_L: return va_arg(*ap, long);
+	case ASTRON_LEN_LL: return va_arg(*ap, long long);
+	case ASTRON_LEN_Z: return (int64_t)va_arg(*ap, size_t);
+	case ASTRON_LEN_J: return va_arg(*ap, intmax_t);
+	case ASTRON_LEN_T: return va_arg(*ap, ptrdiff_t);
+	default: return va_arg(*ap, int);
+	}
+}
+
+static inline uint64_t astron_read_uint(uint8_t len, va_list *ap)
+{
+	switch (len) {
+	case ASTRON_LEN_HH: return (unsigned char)va_arg(*ap, unsigned);
+	case ASTRON_LEN_H: return (unsigned short)va_arg(*ap, unsigned);
+	case ASTRON_LEN_L: return va_arg(*ap, unsigned long);
+	case ASTRON_LEN_LL: return va_arg(*ap, unsigned long long);
+	case ASTRON_LEN_Z: return va_arg(*ap, size_t);
+	case ASTRON_LEN_J: return va_arg(*ap, uintmax_t);
+	case ASTRON_LEN_T: return (uint64_t)va_arg(*ap, ptrdiff_t);
+	default: return va_arg(*ap, unsigned);
+	}
+}
+
+/* Encode the plan's fields from *ap into p; returns the end.  *cut is set
+ * when a string was truncated to fit `limit`. */
+static inline uint8_t *astron_encode_fields(const astron_plan_t *plan,
+					    uint8_t *p, const uint8_t *limit,
+					    int *cut, va_list *ap)
+{
+	astron_wbuf_t w = {p};
+	msgpack_packer pk;
+
+	msgpack_packer_init(&pk, &w, astron_wbuf_write);
+	for (uint32_t i = 0; i < plan->nops; i++) {
+		const astron_op_t *op = &plan->ops[i];
+		long prec = op->prec;
+
+		memcpy(w.p, plan->bytes + op->pre_off, op->pre_len);
+		w.p += op->pre_len;
+		if (op->star_width)
+			(void)va_arg(*ap, int);
+		if (op->star_prec) {
+			int pr = va_arg(*ap, int);
+			prec = pr < 0 ? -1 : pr;
+		}
+		switch (op->conv) {
+		case ASTRON_CONV_INT: {
+			int64_t v = astron_read_int(op->len, ap);
+			if (op->record)
+				msgpack_pack_int64(&pk, v);
+			break;
+		}
+		case ASTRON_CONV_UINT: {
+			uint64_t v = astron_read_uint(op->len, ap);
+			if (op->record)
+				msgpack_pack_uint64(&pk, v);
+			break;
+		}
+		case ASTRON_CONV_DOUBLE: {
+			double v = va_arg(*ap, double);
+			if (op->record)
+				msgpack_pack_double(&pk, v);
+			break;
+		}
+		case ASTRON_CONV_LDOUBLE: {
+			long double v = va_arg(*ap, long double);
+			if (op->record)
+				msgpack_pack_double(&pk, (double)v);
+			break;
+		}
+		case ASTRON_CONV_CHAR: {
+			int c = op->len == ASTRON_LEN_L ? (int)va_arg(*ap, wint_t)
+							: va_arg(*ap, int);
+			char b = (char)c;
+			if (op->record)
+				astron_encode_bytes(&pk, &b, 1, 1);
+			break;
+		}
+		case ASTRON_CONV_STR: {
+			const char *s = va_arg(*ap, const char *);
+			size_t room, n;
+			if (!op->record)
+				break;
+			if (!s) {
+				msgpack_pack_nil(&pk);
+				break;
+			}
+			room = (size_t)(limit - w.p) - op->reserve - 5;
+			n = prec >= 0 && (size_t)prec <= room ? strnlen(s, (size_t)prec)
+							       : strnlen(s, room + 1);
+			*cut |= astron_encode_bytes(&pk, s, n, room);
+			break;
+		}
+		case ASTRON_CONV_PTR: {
+			void *v = va_arg(*ap, void *);
+			if (op->record)
+				msgpack_pack_uint64(&pk, (uint64_t)(uintptr_t)v);
+			break;
+		}
+		default: /* ASTRON_CONV_SKIP_PTR: %n, never written through */
+			(void)va_arg(*ap, void *);
+			break;
+		}
+	}
+	memcpy(w.p, plan->bytes + plan->tail_off, plan->tail_len);
+	return w.p + plan->tail_len;
+}
+
+#endif /* ASTRON_ENCODE_H */

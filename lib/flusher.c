@@ -1,0 +1,265 @@
+/*
+ * flusher.c - the background thread that drains the rings into Kafka.
+ *
+ * One thread, started on the first enabled event.  It creates the Kafka
+ * producer service through the factory (so a slow or failing rd_kafka_new
+ * never runs on a caller's thread), then loops: drain every ring in order,
+ * handing each event to the service; serve delivery reports; sleep when there
+ * is nothing to do.  Sleeping is announced in astron_pipe.sleeping so that
+ * emitters only make the wake-up system call when it is needed.  A full
+ * librdkafka queue makes send() wait and retry here, so pressure flows back
+ * into the rings (and, if they fill, into counted drops) instead of losing
+ * events that were already accepted.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "kafka_service.h"
+#include "log.h"
+#include "pipeline.h"
+#include "ring.h"
+#include "site.h"
+
+/* Events taken from one ring before looking at the next: fairness. */
+#define ASTRON_DRAIN_BATCH 256
+/* Idle wait when nothing is in flight, and when reports are awaited (ms). */
+#define ASTRON_IDLE_MS 100
+#define ASTRON_BUSY_MS 5
+/* One send() wait for room in a full queue before checking for shutdown. */
+#define ASTRON_QUEUE_WAIT_MS 100
+
+static void count(uint64_t *c, uint64_t n)
+{
+	/* Single writer (the flusher); readers load relaxed. */
+	__atomic_store_n(c, *c + n, __ATOMIC_RELAXED);
+}
+
+/* The service's default delivery report: count, and log failures. */
+static void on_delivery(int err, const char *errstr, const void *value,
+			size_t len, void *opaque)
+{
+	astron_pipeline_t *p = opaque;
+
+	(void)value;
+	(void)len;
+	if (err == 0) {
+		count(&p->delivered, 1);
+	} else {
+		count(&p->failed, 1);
+		astron_log(ASTRON_LOG_ERROR, "event delivery failed: %s", errstr);
+	}
+}
+
+/* Hand one event to the service; 1 when it left our hands (queued or
+ * counted as failed), 0 when shutdown interrupted a wait for room. */
+static int send_one(astron_pipeline_t *p, astron_ring_t *r,
+		    const astron_rec_t *rec, msgpack_sbuffer *sb)
+{
+	const astron_site_plan_t *sp = rec->plan;
+	size_t keylen = rec->keylen & ASTRON_REC_KEYLEN_MASK;
+	int rc;
+
+	if (!p->svc) {
+		count(&p->failed, 1);
+		return 1;
+	}
+	astron_message_build(sb, rec, r, ++p->seq, p->pid);
+	do {
+		rc = astron_kafka_service_send_keyed(
+			p->svc, sp->topic,
+			rec->keylen & ASTRON_REC_KEYED ? (const void *)(rec + 1) : NULL,
+			keylen, sb->data, sb->size, NULL, NULL, ASTRON_QUEUE_WAIT_MS);
+	} while (rc == ASTRON_EQUEUEFULL &&
+		 !__atomic_load_n(&p->abort_sends, __ATOMIC_RELAXED));
+	if (rc == ASTRON_EQUEUEFULL) {
+		p->seq--;
+		return 0;
+	}
+	if (rc != ASTRON_OK)
+		count(&p->failed, 1);
+	return 1;
+}
+
+/* Drain every ring once (a batch each); returns how many events moved. */
+static size_t drain(astron_pipeline_t *p, msgpack_sbuffer *sb)
+{
+	size_t moved = 0;
+
+	for (astron_ring_t *r = astron_rings_first(); r; r = r->next) {
+		const astron_rec_t *rec;
+		int n = 0;
+
+		while (n < ASTRON_DRAIN_BATCH && (rec = astron_ring_peek(r))) {
+			if (!send_one(p, r, rec, sb))
+				return moved;
+			astron_ring_consume(r);
+			n++;
+		}
+		moved += (size_t)n;
+	}
+	return moved;
+}
+
+static int rings_empty(void)
+{
+	for (astron_ring_t *r = astron_rings_first(); r; r = r->next)
+		if (astron_ring_peek(r))
+			return 0;
+	return 1;
+}
+
+/* Sleep until poked or timeout.  `sleeping` is published before the final
+ * emptiness check (seq_cst on both), so an emitter that commits after that
+ * check sees sleeping == 1 and wakes us. */
+static void idle_wait(astron_pipeline_t *p, int ms)
+{
+	struct timespec until;
+
+	__atomic_store_n(&p->sleeping, 1, __ATOMIC_SEQ_CST);
+	if (!rings_empty()) {
+		__atomic_store_n(&p->sleeping, 0, __ATOMIC_RELAXED);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_nsec += (long)ms * 1000000;
+	until.tv_sec += until.tv_nsec / 1000000000;
+	until.tv_nsec %= 1000000000;
+	pthread_mutex_lock(&p->lock);
+	while (!p->kicked && !p->stop &&
+	       pthread_cond_timedwait(&p->wake, &p->lock, &until) == 0)
+		;
+	p->kicked = 0;
+	pthread_mutex_unlock(&p->lock);
+	__atomic_store_n(&p->sleeping, 0, __ATOMIC_RELAXED);
+}
+
+void astron_pipeline_wake(void)
+{
+	astron_pipeline_t *p = &astron_pipe;
+
+	/* Only the emitter that clears the flag pays for the signal. */
+	if (!__atomic_exchange_n(&p->sleeping, 0, __ATOMIC_ACQ_REL))
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->kicked = 1;
+	pthread_cond_signal(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void create_service(astron_pipeline_t *p)
+{
+	char err[512];
+	astron_kafka_service_t *svc;
+
+	svc = astron_kafka_service_factory_create(astron_config()->servers, NULL,
+						  err, sizeof err);
+	pthread_mutex_lock(&p->lock);
+	if (svc) {
+		astron_kafka_service_set_default_cb(svc, on_delivery, p);
+		p->servers = strdup(astron_kafka_service_servers(svc));
+	} else {
+		/* Already logged by the factory; from now on drop. */
+		__atomic_store_n(&p->accepting, 0, __ATOMIC_RELAXED);
+	}
+	p->svc = svc;
+	p->started = 1;
+	pthread_cond_broadcast(&p->progress);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void *flusher_main(void *arg)
+{
+	astron_pipeline_t *p = arg;
+	msgpack_sbuffer sb;
+	sigset_t all;
+	int reap = 0;
+
+	/* Signals belong to the application's threads, not ours. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	msgpack_sbuffer_init(&sb);
+	create_service(p);
+	astron_clock_tick();
+
+	for (;;) {
+		size_t moved = drain(p, &sb);
+		int out = astron_kafka_service_outlen(p->svc), stop;
+
+		if (out > 0)
+			astron_kafka_service_poll(p->svc, 0);
+		astron_clock_tick();
+		if (++reap >= 64) {
+			astron_rings_reap();
+			reap = 0;
+		}
+		pthread_mutex_lock(&p->lock);
+		if (p->flush_waiters)
+			pthread_cond_broadcast(&p->progress);
+		stop = p->stop;
+		pthread_mutex_unlock(&p->lock);
+		if (stop && (rings_empty() ||
+			     __atomic_load_n(&p->abort_sends, __ATOMIC_RELAXED)))
+			break;
+		if (moved)
+			continue;
+		if (out > 0)
+			/* Reports are due: wait in librdkafka, which wakes
+			 * as soon as one arrives. */
+			astron_kafka_service_poll(p->svc, ASTRON_BUSY_MS);
+		else
+			idle_wait(p, ASTRON_IDLE_MS);
+	}
+
+	/* Whatever is still in the rings will not be sent: count it. */
+	for (astron_ring_t *r = astron_rings_first(); r; r = r->next) {
+		while (astron_ring_peek(r)) {
+			count(&p->failed, 1);
+			astron_ring_consume(r);
+		}
+	}
+	if (p->svc) {
+		/* Purged messages are reported (and counted) by teardown. */
+		astron_service_teardown(astron_kafka_service_base(p->svc));
+		p->svc = NULL;
+	}
+	msgpack_sbuffer_destroy(&sb);
+	pthread_mutex_lock(&p->lock);
+	pthread_cond_broadcast(&p->progress);
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+int astron_flusher_start(void)
+{
+	astron_pipeline_t *p = &astron_pipe;
+	int rc;
+
+	p->pid = (int)getpid();
+	rc = pthread_create(&p->thread, NULL, flusher_main, p);
+	if (rc) {
+		astron_log(ASTRON_LOG_ERROR, "cannot start the flusher thread: %s",
+			   strerror(rc));
+		return -1;
+	}
+	pthread_setname_np(p->thread, "astron-flusher");
+	p->running = 1;
+	return 0;
+}
+
+void astron_flusher_stop(void)
+{
+	astron_pipeline_t *p = &astron_pipe;
+
+	if (!p->running)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stop = 1;
+	pthread_cond_signal(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->thread, NULL);
+	p->running = 0;
+}

@@ -1,0 +1,248 @@
+/*
+ * kafka_service.c - the Kafka producer service (the seed's
+ * KafkaProducerService): a librdkafka producer with send, poll and flush.
+ *
+ * send() copies the message into librdkafka's queue and serves pending
+ * delivery reports, as the seed's produce()+poll(0) does.  When the queue is
+ * full it keeps serving reports until there is room or the caller's timeout
+ * expires, so a caller (the flusher) feels the pressure instead of losing the
+ * message.  Per-message callbacks need a small allocation to carry
+ * (cb, opaque); messages sent without one use the service's default report,
+ * which costs nothing extra: that is how the flusher sends.
+ */
+#include "kafka_service.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "log.h"
+#include "site.h"
+
+typedef struct delivery {
+	astron_kafka_delivery_cb cb;
+	void *opaque;
+} delivery_t;
+
+int astron_kafka_err(rd_kafka_resp_err_t err)
+{
+	switch (err) {
+	case RD_KAFKA_RESP_ERR_NO_ERROR:
+		return ASTRON_OK;
+	case RD_KAFKA_RESP_ERR__QUEUE_FULL:
+		return ASTRON_EQUEUEFULL;
+	case RD_KAFKA_RESP_ERR__TIMED_OUT:
+	case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
+		return ASTRON_ETIMEDOUT;
+	case RD_KAFKA_RESP_ERR__INVALID_ARG:
+	case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+	case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+		return ASTRON_EINVAL;
+	default:
+		return ASTRON_EKAFKA;
+	}
+}
+
+int astron_kafka_prop_secret(const char *name)
+{
+	static const char *const words[] = {"password", "secret", "ssl.key.pem",
+					    "sasl.oauthbearer.config",
+					    "ssl_key", "keystore"};
+
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+		if (strstr(name, words[i]))
+			return 1;
+	return 0;
+}
+
+static void teardown(astron_service_t *base)
+{
+	astron_kafka_service_t *svc = (astron_kafka_service_t *)base;
+
+	astron_service_set_ready(base, 0);
+	if (svc->rk) {
+		/* Whatever is still queued will not be delivered: report it
+		 * (as purged) so every message gets its one report, then
+		 * destroy without waiting on brokers that may be gone. */
+		rd_kafka_purge(svc->rk, RD_KAFKA_PURGE_F_QUEUE |
+					RD_KAFKA_PURGE_F_INFLIGHT |
+					RD_KAFKA_PURGE_F_NON_BLOCKING);
+		for (int i = 0; i < 100 && rd_kafka_outq_len(svc->rk) > 0; i++)
+			rd_kafka_poll(svc->rk, 10);
+		rd_kafka_poll(svc->rk, 0);
+		rd_kafka_destroy_flags(svc->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+	}
+	free(svc->servers);
+	free(svc);
+}
+
+astron_kafka_service_t *astron_kafka_service_new(rd_kafka_t *rk,
+						 const char *servers)
+{
+	astron_kafka_service_t *svc = calloc(1, sizeof *svc);
+
+	if (!svc)
+		return NULL;
+	astron_service_init(&svc->base, "kafka_producer", teardown);
+	svc->rk = rk;
+	svc->servers = strdup(servers ? servers : "");
+	if (!svc->servers) {
+		free(svc);
+		return NULL;
+	}
+	astron_service_set_ready(&svc->base, 1);
+	return svc;
+}
+
+void astron_kafka_service_on_delivery(rd_kafka_t *rk,
+				      const rd_kafka_message_t *msg,
+				      void *opaque)
+{
+	astron_kafka_service_t *svc = opaque;
+	delivery_t *d = msg->_private;
+	int err = astron_kafka_err(msg->err);
+	const char *errstr = msg->err ? rd_kafka_err2str(msg->err) : "";
+
+	(void)rk;
+	if (d) {
+		d->cb(err, errstr, msg->payload, msg->len, d->opaque);
+		free(d);
+	} else if (svc->default_cb) {
+		svc->default_cb(err, errstr, msg->payload, msg->len,
+				svc->default_opaque);
+	} else if (msg->err) {
+		astron_log(ASTRON_LOG_ERROR, "delivery to topic %s failed: %s",
+			   msg->rkt ? rd_kafka_topic_name(msg->rkt) : "?", errstr);
+	}
+}
+
+void astron_kafka_service_on_log(const rd_kafka_t *rk, int level,
+				 const char *fac, const char *buf)
+{
+	(void)rk;
+	/* librdkafka's syslog levels: only warnings and worse are ours to
+	 * show; its messages never contain configured secrets. */
+	if (level <= 4)
+		astron_log(level <= 3 ? ASTRON_LOG_ERROR : ASTRON_LOG_WARNING,
+			   "librdkafka %s: %s", fac, buf);
+}
+
+ASTRON_EXTERN astron_service_t *
+astron_kafka_service_base(astron_kafka_service_t *svc)
+{
+	return svc ? &svc->base : NULL;
+}
+
+ASTRON_EXTERN void
+astron_kafka_service_set_default_cb(astron_kafka_service_t *svc,
+				    astron_kafka_delivery_cb cb, void *opaque)
+{
+	if (!svc)
+		return;
+	svc->default_cb = cb;
+	svc->default_opaque = opaque;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+ASTRON_EXTERN int astron_kafka_service_send_keyed(
+	astron_kafka_service_t *svc, const char *topic, const void *key,
+	size_t keylen, const void *value, size_t len,
+	astron_kafka_delivery_cb cb, void *opaque, int timeout_ms)
+{
+	int64_t deadline = mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	delivery_t *d = NULL;
+	rd_kafka_resp_err_t err;
+
+	if (!astron_config()->enabled)
+		return ASTRON_EDISABLED;
+	if (!svc || !svc->rk || (!value && len) || (!key && keylen)) {
+		astron_log(ASTRON_LOG_ERROR, "astron_kafka_service_send: %s",
+			   !svc || !svc->rk ? "service is NULL"
+					    : "NULL buffer with a non-zero length");
+		return ASTRON_EINVAL;
+	}
+	if (astron_topic_problem(topic)) {
+		astron_log(ASTRON_LOG_ERROR, "astron_kafka_service_send: %s",
+			   astron_topic_problem(topic));
+		return ASTRON_EINVAL;
+	}
+	if (cb) {
+		d = malloc(sizeof *d);
+		if (!d)
+			return ASTRON_ENOMEM;
+		d->cb = cb;
+		d->opaque = opaque;
+	}
+	for (;;) {
+		int64_t left;
+
+		err = rd_kafka_producev(svc->rk, RD_KAFKA_V_TOPIC(topic),
+					RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+					RD_KAFKA_V_VALUE((void *)value, len),
+					RD_KAFKA_V_KEY(key, keylen),
+					RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
+		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			break;
+		left = deadline - mono_ms();
+		if (left <= 0)
+			break;
+		/* Serving reports is what frees room in the queue. */
+		rd_kafka_poll(svc->rk, left < 10 ? (int)left : 10);
+	}
+	rd_kafka_poll(svc->rk, 0);
+	if (err) {
+		free(d);
+		/* A full queue is back-pressure, not a fault: the caller
+		 * decides; anything else is worth a (rate-limited) line. */
+		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			astron_log(ASTRON_LOG_ERROR, "send to topic %s failed: %s",
+				   topic, rd_kafka_err2str(err));
+		return astron_kafka_err(err);
+	}
+	return ASTRON_OK;
+}
+
+ASTRON_EXTERN int astron_kafka_service_send(astron_kafka_service_t *svc,
+					    const char *topic,
+					    const void *value, size_t len,
+					    astron_kafka_delivery_cb cb,
+					    void *opaque, int timeout_ms)
+{
+	return astron_kafka_service_send_keyed(svc, topic, NULL, 0, value, len,
+					       cb, opaque, timeout_ms);
+}
+
+ASTRON_EXTERN int astron_kafka_service_poll(astron_kafka_service_t *svc,
+					    int timeout_ms)
+{
+	if (!svc || !svc->rk)
+		return 0;
+	return rd_kafka_poll(svc->rk, timeout_ms < 0 ? 0 : timeout_ms);
+}
+
+ASTRON_EXTERN int astron_kafka_service_flush(astron_kafka_service_t *svc,
+					     int timeout_ms)
+{
+	if (!svc || !svc->rk)
+		return ASTRON_EINVAL;
+	return rd_kafka_flush(svc->rk, timeout_ms < 0 ? 0 : timeout_ms)
+		       ? ASTRON_ETIMEDOUT : ASTRON_OK;
+}
+
+ASTRON_EXTERN int astron_kafka_service_outlen(astron_kafka_service_t *svc)
+{
+	return svc && svc->rk ? rd_kafka_outq_len(svc->rk) : 0;
+}
+
+ASTRON_EXTERN const char *
+astron_kafka_service_servers(const astron_kafka_service_t *svc)
+{
+	return svc ? svc->servers : NULL;
+}

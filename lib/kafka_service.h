@@ -1,0 +1,40 @@
+/*
+ * kafka_service.h - the layout of the Kafka producer service, shared by the
+ * service (kafka_service.c) and its factory (factory.c).
+ */
+#ifndef ASTRON_KAFKA_SERVICE_H
+#define ASTRON_KAFKA_SERVICE_H
+
+#include <librdkafka/rdkafka.h>
+
+#include "astron/kafka.h"
+#include "service_base.h"
+
+struct astron_kafka_service {
+	astron_service_t base; /* first: the handle converts to a service */
+	rd_kafka_t *rk;
+	char *servers;	       /* bootstrap servers actually used */
+	astron_kafka_delivery_cb default_cb;
+	void *default_opaque;
+};
+
+/* Build the service around an rd_kafka_t created by the factory. */
+astron_kafka_service_t *astron_kafka_service_new(rd_kafka_t *rk,
+						 const char *servers);
+
+/* librdkafka's delivery report, installed by the factory on the conf. */
+void astron_kafka_service_on_delivery(rd_kafka_t *rk,
+				      const rd_kafka_message_t *msg,
+				      void *opaque);
+
+/* librdkafka's log lines, routed through astron_log (rate-limited). */
+void astron_kafka_service_on_log(const rd_kafka_t *rk, int level,
+				 const char *fac, const char *buf);
+
+/* Map a librdkafka error to an ASTRON_E* code. */
+int astron_kafka_err(rd_kafka_resp_err_t err);
+
+/* 1 when a property's value must never be printed. */
+int astron_kafka_prop_secret(const char *name);
+
+#endif /* ASTRON_KAFKA_SERVICE_H */

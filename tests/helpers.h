@@ -19,6 +19,8 @@ typedef struct test_msg {
 	size_t keylen;
 	int32_t partition;
 	int64_t offset;
+	char *value;	     /* the raw value: decoded strings point into it */
+	size_t len;
 	msgpack_unpacked up; /* up.data is the decoded value */
 	int decoded;	     /* 1 when the value was one complete msgpack object */
 } test_msg_t;
@@ -30,13 +32,17 @@ static inline int64_t test_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Decode one Kafka value; the whole buffer must be exactly one object. */
+/* Decode one Kafka value; the whole buffer must be exactly one object.  The
+ * value is copied first: msgpack-c's objects point into the buffer. */
 static inline void test_decode(test_msg_t *m, const void *buf, size_t len)
 {
 	size_t off = 0;
 
+	m->value = malloc(len ? len : 1);
+	memcpy(m->value, buf, len);
+	m->len = len;
 	msgpack_unpacked_init(&m->up);
-	m->decoded = msgpack_unpack_next(&m->up, buf, len, &off) ==
+	m->decoded = msgpack_unpack_next(&m->up, m->value, len, &off) ==
 			     MSGPACK_UNPACK_SUCCESS && off == len;
 }
 
@@ -125,6 +131,7 @@ static inline void test_free_msgs(test_msg_t *msgs, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		free(msgs[i].key);
 		msgpack_unpacked_destroy(&msgs[i].up);
+		free(msgs[i].value);
 	}
 	free(msgs);
 }

@@ -135,6 +135,18 @@ static void load(void)
 	}
 	astron_log_set_rate(cfg.log_rate);
 
+	cfg.block_ms = ASTRON_DEFAULT_BLOCK_MS;
+	s = getenv("ASTRON_EVENT_BLOCK_MS");
+	if (s) {
+		if (astron_parse_int(s, 0, ASTRON_MAX_BLOCK_MS, &v) == 0)
+			cfg.block_ms = (int)v;
+		else
+			astron_log(ASTRON_LOG_ERROR,
+				   "ASTRON_EVENT_BLOCK_MS='%.64s' is not a number of "
+				   "milliseconds (0..%d); using %d (drop when full)",
+				   s, ASTRON_MAX_BLOCK_MS, ASTRON_DEFAULT_BLOCK_MS);
+	}
+
 	s = getenv("KAFKA_SERVERS");
 	cfg.servers = s && *s ? s : NULL;
 

@@ -10,6 +10,7 @@
  */
 #include <stdarg.h>
 #include <string.h>
+#include <time.h>
 
 #include "clock.h"
 #include "encode.h"
@@ -36,6 +37,39 @@ emit_slow(astron_site_t *site, astron_ring_t **r, const astron_site_plan_t **sp)
 	return *r && *sp;
 }
 
+/* The ring is full.  By default the event is dropped (and counted); with
+ * ASTRON_EVENT_BLOCK_MS the caller opted into waiting, at most that long,
+ * for the flusher to make room: it wakes the flusher and naps briefly
+ * between tries.  Never called on the fast path. */
+static __attribute__((noinline)) uint8_t *
+wait_for_room(astron_ring_t *r, size_t *skip)
+{
+	int ms = astron_config()->block_ms;
+	struct timespec now, until, nap = {0, 20000};
+	uint8_t *p;
+
+	if (ms <= 0)
+		return NULL;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	do {
+		astron_pipeline_kick();
+		nanosleep(&nap, NULL);
+		if ((p = astron_ring_reserve(r, skip)) != NULL)
+			return p;
+		if (!astron_pipeline_accepting())
+			return NULL;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (now.tv_sec < until.tv_sec ||
+		 (now.tv_sec == until.tv_sec && now.tv_nsec < until.tv_nsec));
+	return NULL;
+}
+
 ASTRON_EXTERN void astron_event_emit_(astron_site_t *site, const char *key,
 				      const char *fmt, ...)
 {
@@ -58,7 +92,8 @@ ASTRON_EXTERN void astron_event_emit_(astron_site_t *site, const char *key,
 	}
 	count(&r->tseq);
 	if (__builtin_expect(sp->drop || !astron_pipeline_accepting(), 0) ||
-	    !(p = astron_ring_reserve(r, &skip))) {
+	    (!(p = astron_ring_reserve(r, &skip)) &&
+	     !(p = wait_for_room(r, &skip)))) {
 		count(&r->dropped);
 		return;
 	}

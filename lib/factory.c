@@ -150,6 +150,7 @@ astron_kafka_service_factory_create(const char *servers,
 	}
 	rd_kafka_conf_set_dr_msg_cb(conf, astron_kafka_service_on_delivery);
 	rd_kafka_conf_set_log_cb(conf, astron_kafka_service_on_log);
+	rd_kafka_conf_set_error_cb(conf, astron_kafka_service_on_error);
 
 	svc = astron_kafka_service_new(NULL, NULL);
 	if (!svc) {

@@ -150,6 +150,16 @@ void astron_pipeline_wake(void)
 	pthread_mutex_unlock(&p->lock);
 }
 
+void astron_pipeline_kick(void)
+{
+	astron_pipeline_t *p = &astron_pipe;
+
+	pthread_mutex_lock(&p->lock);
+	p->kicked = 1;
+	pthread_cond_signal(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+}
+
 static void create_service(astron_pipeline_t *p)
 {
 	char err[512];
@@ -169,6 +179,27 @@ static void create_service(astron_pipeline_t *p)
 	p->started = 1;
 	pthread_cond_broadcast(&p->progress);
 	pthread_mutex_unlock(&p->lock);
+}
+
+/* A fatal producer error (say, idempotence broken by the broker) ends that
+ * producer for good.  Tear it down -- its queued messages are reported as
+ * failed and counted -- and build a new one, so later events flow again. */
+static void recreate_if_fatal(astron_pipeline_t *p)
+{
+	char why[512];
+
+	if (!p->svc || !astron_kafka_service_fatal(p->svc, why, sizeof why))
+		return;
+	astron_log(ASTRON_LOG_ERROR, "recreating the Kafka producer after a "
+		   "fatal error: %s", why);
+	astron_service_teardown(astron_kafka_service_base(p->svc));
+	pthread_mutex_lock(&p->lock);
+	p->svc = NULL;
+	free(p->servers);
+	p->servers = NULL;
+	pthread_mutex_unlock(&p->lock);
+	create_service(p);
+	__atomic_add_fetch(&p->recreated, 1, __ATOMIC_RELAXED);
 }
 
 static void *flusher_main(void *arg)
@@ -191,6 +222,7 @@ static void *flusher_main(void *arg)
 
 		if (out > 0)
 			astron_kafka_service_poll(p->svc, 0);
+		recreate_if_fatal(p);
 		astron_clock_tick();
 		if (++reap >= 64) {
 			astron_rings_reap();
@@ -246,7 +278,9 @@ int astron_flusher_start(void)
 		return -1;
 	}
 	pthread_setname_np(p->thread, "astron-flusher");
+	pthread_mutex_lock(&p->lock);
 	p->running = 1;
+	pthread_mutex_unlock(&p->lock);
 	return 0;
 }
 
@@ -261,5 +295,7 @@ void astron_flusher_stop(void)
 	pthread_cond_signal(&p->wake);
 	pthread_mutex_unlock(&p->lock);
 	pthread_join(p->thread, NULL);
+	pthread_mutex_lock(&p->lock);
 	p->running = 0;
+	pthread_mutex_unlock(&p->lock);
 }

@@ -12,6 +12,7 @@
  */
 #include "kafka_service.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -115,6 +116,38 @@ void astron_kafka_service_on_delivery(rd_kafka_t *rk,
 		astron_log(ASTRON_LOG_ERROR, "delivery to topic %s failed: %s",
 			   msg->rkt ? rd_kafka_topic_name(msg->rkt) : "?", errstr);
 	}
+}
+
+void astron_kafka_service_on_error(rd_kafka_t *rk, int err, const char *reason,
+				   void *opaque)
+{
+	astron_kafka_service_t *svc = opaque;
+	char why[512];
+
+	if (err != RD_KAFKA_RESP_ERR__FATAL) {
+		/* Transient (brokers down, timeouts): librdkafka retries by
+		 * itself; say it, rate-limited. */
+		astron_log(ASTRON_LOG_WARNING, "Kafka: %s", reason);
+		return;
+	}
+	rd_kafka_fatal_error(rk, why, sizeof why);
+	astron_log(ASTRON_LOG_ERROR, "Kafka producer fatal error: %s; the "
+		   "producer must be recreated", why);
+	astron_service_set_ready(&svc->base, 0);
+}
+
+ASTRON_EXTERN int astron_kafka_service_fatal(astron_kafka_service_t *svc,
+					     char *errstr, size_t errstr_size)
+{
+	rd_kafka_resp_err_t err;
+	char why[512];
+
+	if (!svc || !svc->rk)
+		return 0;
+	err = rd_kafka_fatal_error(svc->rk, why, sizeof why);
+	if (err && errstr && errstr_size)
+		snprintf(errstr, errstr_size, "%s", why);
+	return err != RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
 void astron_kafka_service_on_log(const rd_kafka_t *rk, int level,

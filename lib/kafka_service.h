@@ -27,6 +27,10 @@ void astron_kafka_service_on_delivery(rd_kafka_t *rk,
 				      const rd_kafka_message_t *msg,
 				      void *opaque);
 
+/* librdkafka's error events: fatal ones make the service not ready. */
+void astron_kafka_service_on_error(rd_kafka_t *rk, int err, const char *reason,
+				   void *opaque);
+
 /* librdkafka's log lines, routed through astron_log (rate-limited). */
 void astron_kafka_service_on_log(const rd_kafka_t *rk, int level,
 				 const char *fac, const char *buf);

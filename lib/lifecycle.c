@@ -22,7 +22,7 @@
 #include "pipeline.h"
 #include "ring.h"
 
-ASTRON_EXTERN volatile int astron_event_gate_ = -1;
+ASTRON_EXTERN int astron_event_gate_ = -1;
 
 astron_pipeline_t astron_pipe = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -72,6 +72,7 @@ static void atfork_child(void)
 	astron_pipeline_t *p = &astron_pipe;
 
 	astron_rings_atfork_child();
+	astron_log_atfork_child();
 	init_sync(p);
 	p->accepting = p->sleeping = p->kicked = p->flush_waiters = 0;
 	p->started = p->stop = p->abort_sends = p->running = 0;
@@ -79,7 +80,7 @@ static void atfork_child(void)
 	p->servers = NULL;
 	p->delivered = p->failed = p->seq = 0;
 	if (!p->shut)
-		astron_event_gate_ = -1;
+		__atomic_store_n(&astron_event_gate_, -1, __ATOMIC_RELAXED);
 	pthread_mutex_init(&open_lock, NULL);
 }
 
@@ -89,7 +90,7 @@ ASTRON_EXTERN int astron_event_open_(void)
 	int gate;
 
 	pthread_mutex_lock(&open_lock);
-	gate = astron_event_gate_;
+	gate = ASTRON_GATE_();
 	if (gate != -1)
 		goto out;
 	cfg = astron_config();
@@ -203,8 +204,8 @@ ASTRON_EXTERN int astron_event_shutdown(int timeout_ms)
 
 	pthread_mutex_lock(&shut_lock);
 	pthread_mutex_lock(&open_lock); /* no pipeline starts from here on */
-	if (p->shut || astron_event_gate_ != 1) {
-		p->shut = 1;
+	if (p->shut || ASTRON_GATE_() != 1) {
+		__atomic_store_n(&p->shut, 1, __ATOMIC_RELAXED);
 		pthread_mutex_unlock(&open_lock);
 		pthread_mutex_unlock(&shut_lock);
 		return ASTRON_OK;
@@ -222,7 +223,7 @@ ASTRON_EXTERN int astron_event_shutdown(int timeout_ms)
 		astron_flusher_stop();
 	}
 	pthread_mutex_lock(&p->lock);
-	p->shut = 1;
+	__atomic_store_n(&p->shut, 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&p->lock);
 	pthread_mutex_unlock(&shut_lock);
 	if (rc == ASTRON_ETIMEDOUT) {
@@ -252,6 +253,7 @@ ASTRON_EXTERN int astron_event_stats(astron_event_stats_t *st)
 	st->ring_bytes = t.bytes;
 	st->delivered = __atomic_load_n(&p->delivered, __ATOMIC_RELAXED);
 	st->failed = __atomic_load_n(&p->failed, __ATOMIC_RELAXED);
+	st->restarts = __atomic_load_n(&p->recreated, __ATOMIC_RELAXED);
 	/* After shutdown nothing more can be delivered: whatever is not
 	 * delivered has failed (this also covers an event published in the
 	 * instant shutdown closed the gate). */
@@ -267,9 +269,9 @@ ASTRON_EXTERN const char *astron_event_servers(int timeout_ms)
 	const char *s = NULL;
 	struct timespec ts;
 
-	if (astron_event_gate_ == -1)
+	if (ASTRON_GATE_() == -1)
 		astron_event_open_();
-	if (astron_event_gate_ != 1)
+	if (ASTRON_GATE_() != 1)
 		return NULL;
 	deadline_ts(&ts, timeout_ms < 0 ? 0 : timeout_ms);
 	pthread_mutex_lock(&p->lock);

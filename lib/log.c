@@ -39,6 +39,11 @@ ASTRON_EXTERN void astron_event_set_log_cb(astron_log_cb cb, void *opaque)
 	pthread_mutex_unlock(&log_lock);
 }
 
+void astron_log_atfork_child(void)
+{
+	pthread_mutex_init(&log_lock, NULL);
+}
+
 void astron_log_set_enabled(int on)
 {
 	__atomic_store_n(&log_on, on, __ATOMIC_RELAXED);

@@ -16,4 +16,8 @@ void astron_log(int level, const char *fmt, ...)
 void astron_log_set_enabled(int on);
 void astron_log_set_rate(int per_second);
 
+/* In a forked child: the lock may have been held by a thread that does not
+ * exist there. */
+void astron_log_atfork_child(void);
+
 #endif /* ASTRON_LOG_H */

@@ -34,6 +34,7 @@ typedef struct astron_pipeline {
 	uint64_t delivered;	  /* written by the flusher, read relaxed */
 	uint64_t failed;
 	uint64_t seq;		  /* per-process event sequence number */
+	uint64_t recreated;	  /* producers rebuilt after fatal errors */
 	int pid;
 } astron_pipeline_t;
 
@@ -45,6 +46,9 @@ static inline int astron_pipeline_accepting(void)
 }
 
 void astron_pipeline_wake(void);
+
+/* Wake the flusher whether or not it announced sleeping (slow paths). */
+void astron_pipeline_kick(void);
 
 /* After publishing an event: wake the flusher only when it sleeps, so a busy
  * flusher costs the emitter one load and no system call.  The load may be

@@ -83,6 +83,12 @@ ASTRON_EXTERN int astron_kafka_service_poll(astron_kafka_service_t *svc,
 ASTRON_EXTERN int astron_kafka_service_flush(astron_kafka_service_t *svc,
 					     int timeout_ms);
 
+/* 1 when the producer hit a fatal error (e.g. an idempotence guarantee could
+ * not be kept) and must be torn down and recreated; errstr (may be NULL)
+ * receives librdkafka's reason.  The service also stops being ready. */
+ASTRON_EXTERN int astron_kafka_service_fatal(astron_kafka_service_t *svc,
+					     char *errstr, size_t errstr_size);
+
 /* Messages queued in librdkafka and not yet reported. */
 ASTRON_EXTERN int astron_kafka_service_outlen(astron_kafka_service_t *svc);
 

@@ -120,9 +120,5 @@ ASTRON_EXTERN void astron_event_emit_(astron_site_t *site, const char *key,
 		      (cut ? ASTRON_REC_TRUNCATED : 0);
 	astron_ring_commit(r, skip, rec->size);
 	count(&r->emitted);
-	if (__builtin_expect(cut, 0))
-		count(&r->truncated);
-	if (__builtin_expect(sp->fmt->error != NULL, 0))
-		count(&r->format_errors);
 	astron_pipeline_poke();
 }

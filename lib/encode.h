@@ -33,6 +33,20 @@ static inline int astron_wbuf_write(void *data, const char *buf, size_t len)
 	return 0;
 }
 
+/* Slack the plan's byte buffer and every reservation keep past their end, so
+ * short copies can move a whole 16-byte chunk (see format.c and site.c). */
+#define ASTRON_COPY_SLACK ASTRON_COPY_SLACK_BYTES
+
+/* Copy pre-encoded bytes; most are a key or two, copied as one chunk. */
+static inline uint8_t *astron_copy_pre(uint8_t *d, const uint8_t *s, uint32_t n)
+{
+	if (__builtin_expect(n <= ASTRON_COPY_SLACK, 1))
+		memcpy(d, s, ASTRON_COPY_SLACK);
+	else
+		memcpy(d, s, n);
+	return d + n;
+}
+
 /* A string (or bytes of a %c) as str when UTF-8, else bin; at most `room`
  * bytes of body.  n is its full length.  Returns 1 when it was cut. */
 static inline int astron_encode_bytes(msgpack_packer *pk, const char *s,
@@ -82,6 +96,36 @@ static inline uint64_t astron_read_uint(uint8_t len, va_list *ap)
 	}
 }
 
+/* The common string: short and ASCII.  Scan, check and copy in one pass,
+ * with the body right after a one-byte fixstr header; returns NULL (having
+ * written nothing that matters) for anything else, which then takes the
+ * general path. */
+static inline uint8_t *astron_encode_short_str(uint8_t *p, const char *s,
+					       long prec, size_t room)
+{
+	size_t lim = room < 31 ? room : 31, n = 0;
+	unsigned acc = 0;
+	astron_wbuf_t hw = {p};
+	msgpack_packer hp;
+
+	if (prec >= 0 && (size_t)prec < lim)
+		lim = (size_t)prec;
+	while (n < lim && s[n]) {
+		acc |= (unsigned char)s[n];
+		p[1 + n] = (uint8_t)s[n];
+		n++;
+	}
+	/* Complete when it ended before lim, or exactly at lim because the
+	 * precision says so (never read s[prec]) or a NUL follows. */
+	if (n == lim && !(prec >= 0 && (size_t)prec == lim) && s[n])
+		return NULL;
+	if (acc & 0x80)
+		return NULL;
+	msgpack_packer_init(&hp, &hw, astron_wbuf_write);
+	msgpack_pack_str(&hp, n); /* one byte: 0xa0 | n */
+	return p + 1 + n;
+}
+
 /* Encode the plan's fields from *ap into p; returns the end.  *cut is set
  * when a string was truncated to fit `limit`. */
 static inline uint8_t *astron_encode_fields(const astron_plan_t *plan,
@@ -96,8 +140,7 @@ static inline uint8_t *astron_encode_fields(const astron_plan_t *plan,
 		const astron_op_t *op = &plan->ops[i];
 		long prec = op->prec;
 
-		memcpy(w.p, plan->bytes + op->pre_off, op->pre_len);
-		w.p += op->pre_len;
+		w.p = astron_copy_pre(w.p, plan->bytes + op->pre_off, op->pre_len);
 		if (op->star_width)
 			(void)va_arg(*ap, int);
 		if (op->star_prec) {
@@ -146,7 +189,17 @@ static inline uint8_t *astron_encode_fields(const astron_plan_t *plan,
 				msgpack_pack_nil(&pk);
 				break;
 			}
-			room = (size_t)(limit - w.p) - op->reserve - 5;
+			/* What the rest of the event may need, the widest
+			 * header and the copy slack stay free. */
+			room = (size_t)(limit - w.p) - op->reserve - 5 -
+			       ASTRON_COPY_SLACK;
+			{
+				uint8_t *e = astron_encode_short_str(w.p, s, prec, room);
+				if (__builtin_expect(e != NULL, 1)) {
+					w.p = e;
+					break;
+				}
+			}
 			n = prec >= 0 && (size_t)prec <= room ? strnlen(s, (size_t)prec)
 							       : strnlen(s, room + 1);
 			*cut |= astron_encode_bytes(&pk, s, n, room);
@@ -163,8 +216,7 @@ static inline uint8_t *astron_encode_fields(const astron_plan_t *plan,
 			break;
 		}
 	}
-	memcpy(w.p, plan->bytes + plan->tail_off, plan->tail_len);
-	return w.p + plan->tail_len;
+	return astron_copy_pre(w.p, plan->bytes + plan->tail_off, plan->tail_len);
 }
 
 #endif /* ASTRON_ENCODE_H */

@@ -69,7 +69,7 @@ static int send_one(astron_pipeline_t *p, astron_ring_t *r,
 	}
 	astron_message_build(sb, rec, r, ++p->seq, p->pid);
 	do {
-		rc = astron_kafka_service_send_keyed(
+		rc = astron_kafka_service_produce(
 			p->svc, sp->topic,
 			rec->keylen & ASTRON_REC_KEYED ? (const void *)(rec + 1) : NULL,
 			keylen, sb->data, sb->size, NULL, NULL, ASTRON_QUEUE_WAIT_MS);
@@ -84,6 +84,15 @@ static int send_one(astron_pipeline_t *p, astron_ring_t *r,
 	return 1;
 }
 
+/* Per-event flags are counted here rather than on the caller's thread. */
+static void count_flags(astron_pipeline_t *p, const astron_rec_t *rec)
+{
+	if (rec->keylen & ASTRON_REC_TRUNCATED)
+		count(&p->truncated, 1);
+	if (rec->plan->fmt->error)
+		count(&p->format_errors, 1);
+}
+
 /* Drain every ring once (a batch each); returns how many events moved. */
 static size_t drain(astron_pipeline_t *p, msgpack_sbuffer *sb)
 {
@@ -96,6 +105,7 @@ static size_t drain(astron_pipeline_t *p, msgpack_sbuffer *sb)
 		while (n < ASTRON_DRAIN_BATCH && (rec = astron_ring_peek(r))) {
 			if (!send_one(p, r, rec, sb))
 				return moved;
+			count_flags(p, rec);
 			astron_ring_consume(r);
 			n++;
 		}
@@ -248,8 +258,10 @@ static void *flusher_main(void *arg)
 
 	/* Whatever is still in the rings will not be sent: count it. */
 	for (astron_ring_t *r = astron_rings_first(); r; r = r->next) {
-		while (astron_ring_peek(r)) {
+		const astron_rec_t *rec;
+		while ((rec = astron_ring_peek(r)) != NULL) {
 			count(&p->failed, 1);
+			count_flags(p, rec);
 			astron_ring_consume(r);
 		}
 	}

@@ -413,6 +413,11 @@ astron_plan_t *astron_format_parse(const char *fmt)
 	}
 	plan->tail_off = ps.pending_off;
 	plan->tail_len = (uint32_t)ps.bytes.size - ps.pending_off;
+	/* Slack for the hot path's whole-chunk copies (encode.h). */
+	{
+		static const char zeros[ASTRON_COPY_SLACK_BYTES];
+		msgpack_sbuffer_write(&ps.bytes, zeros, sizeof zeros);
+	}
 	plan->bytes = (uint8_t *)ps.bytes.data; /* the plan owns it now */
 	if (!plan->bytes)
 		plan->bytes = (uint8_t *)calloc(1, 1);

@@ -70,6 +70,10 @@ typedef struct astron_plan {
 astron_plan_t *astron_format_parse(const char *fmt);
 void astron_format_free(astron_plan_t *plan);
 
+/* Zero bytes padded after plan->bytes; encode.h copies up to this many past
+ * the end of a short run (ASTRON_COPY_SLACK there). */
+#define ASTRON_COPY_SLACK_BYTES 16
+
 /* Keys starting with this are the library's own metadata. */
 #define ASTRON_META_PREFIX '@'
 

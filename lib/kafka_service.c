@@ -189,10 +189,6 @@ ASTRON_EXTERN int astron_kafka_service_send_keyed(
 	size_t keylen, const void *value, size_t len,
 	astron_kafka_delivery_cb cb, void *opaque, int timeout_ms)
 {
-	int64_t deadline = mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
-	delivery_t *d = NULL;
-	rd_kafka_resp_err_t err;
-
 	if (!astron_config()->enabled)
 		return ASTRON_EDISABLED;
 	if (!svc || !svc->rk || (!value && len) || (!key && keylen)) {
@@ -206,6 +202,20 @@ ASTRON_EXTERN int astron_kafka_service_send_keyed(
 			   astron_topic_problem(topic));
 		return ASTRON_EINVAL;
 	}
+	return astron_kafka_service_produce(svc, topic, key, keylen, value, len,
+					    cb, opaque, timeout_ms);
+}
+
+int astron_kafka_service_produce(astron_kafka_service_t *svc, const char *topic,
+				 const void *key, size_t keylen,
+				 const void *value, size_t len,
+				 astron_kafka_delivery_cb cb, void *opaque,
+				 int timeout_ms)
+{
+	int64_t deadline = mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	delivery_t *d = NULL;
+	rd_kafka_resp_err_t err;
+
 	if (cb) {
 		d = malloc(sizeof *d);
 		if (!d)

@@ -35,6 +35,14 @@ void astron_kafka_service_on_error(rd_kafka_t *rk, int err, const char *reason,
 void astron_kafka_service_on_log(const rd_kafka_t *rk, int level,
 				 const char *fac, const char *buf);
 
+/* send_keyed without argument checks, for callers that validated them once
+ * (the flusher: topics are checked per call site). */
+int astron_kafka_service_produce(astron_kafka_service_t *svc, const char *topic,
+				 const void *key, size_t keylen,
+				 const void *value, size_t len,
+				 astron_kafka_delivery_cb cb, void *opaque,
+				 int timeout_ms);
+
 /* Map a librdkafka error to an ASTRON_E* code. */
 int astron_kafka_err(rd_kafka_resp_err_t err);
 

@@ -247,8 +247,8 @@ ASTRON_EXTERN int astron_event_stats(astron_event_stats_t *st)
 	astron_rings_totals(&t);
 	st->emitted = t.emitted;
 	st->dropped = t.dropped;
-	st->truncated = t.truncated;
-	st->format_errors = t.format_errors;
+	st->truncated = __atomic_load_n(&p->truncated, __ATOMIC_RELAXED);
+	st->format_errors = __atomic_load_n(&p->format_errors, __ATOMIC_RELAXED);
 	st->threads = t.rings;
 	st->ring_bytes = t.bytes;
 	st->delivered = __atomic_load_n(&p->delivered, __ATOMIC_RELAXED);

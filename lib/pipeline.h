@@ -35,6 +35,8 @@ typedef struct astron_pipeline {
 	uint64_t failed;
 	uint64_t seq;		  /* per-process event sequence number */
 	uint64_t recreated;	  /* producers rebuilt after fatal errors */
+	uint64_t truncated;	  /* events seen with ASTRON_REC_TRUNCATED */
+	uint64_t format_errors;	  /* events seen from sites with a bad format */
 	int pid;
 } astron_pipeline_t;
 

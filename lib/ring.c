@@ -119,8 +119,6 @@ static void add_counts(astron_ring_totals_t *t, const astron_ring_t *r)
 {
 	t->emitted += __atomic_load_n(&r->emitted, __ATOMIC_RELAXED);
 	t->dropped += __atomic_load_n(&r->dropped, __ATOMIC_RELAXED);
-	t->truncated += __atomic_load_n(&r->truncated, __ATOMIC_RELAXED);
-	t->format_errors += __atomic_load_n(&r->format_errors, __ATOMIC_RELAXED);
 }
 
 void astron_rings_reap(void)

@@ -48,10 +48,8 @@ typedef struct astron_ring {
 	uint64_t head;	    /* bytes ever committed (release) */
 	uint64_t tail_seen; /* last tail the producer read */
 	uint64_t tseq;	    /* calls made on this thread while enabled */
-	uint64_t emitted;   /* these four are read by stats (relaxed) */
+	uint64_t emitted;   /* these two are read by stats (relaxed) */
 	uint64_t dropped;
-	uint64_t truncated;
-	uint64_t format_errors;
 
 	/* Written by the flusher only: its own cache line. */
 	_Alignas(ASTRON_CACHELINE) uint64_t tail; /* bytes ever consumed */
@@ -115,7 +113,7 @@ astron_ring_t *astron_rings_first(void);
 void astron_rings_reap(void); /* flusher: free drained rings of dead threads */
 
 typedef struct astron_ring_totals {
-	uint64_t emitted, dropped, truncated, format_errors;
+	uint64_t emitted, dropped;
 	uint64_t rings, bytes;
 } astron_ring_totals_t;
 

@@ -74,7 +74,7 @@ static astron_site_plan_t *build(const astron_site_t *site, size_t max_event)
 	why = astron_topic_problem(site->topic);
 	if (!why)
 		sp->topic = site->topic;
-	if (sizeof(astron_rec_t) + sp->fmt->fixed_max +
+	if (sizeof(astron_rec_t) + sp->fmt->fixed_max + ASTRON_COPY_SLACK_BYTES +
 		    max_event / ASTRON_KEY_SHARE > max_event)
 		sp->too_big = 1;
 	sp->drop = why || sp->too_big;

@@ -60,6 +60,9 @@ static void set_error(parser_t *ps, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
+	/* The message quotes the format, which may hold invalid UTF-8 or be
+	 * cut mid-character; it becomes a msgpack str, so make it valid. */
+	astron_utf8_sanitize(buf);
 	ps->plan->error = strdup(buf);
 	if (!ps->plan->error)
 		ps->oom = 1;
@@ -195,8 +198,8 @@ static uint32_t value_max(uint8_t conv)
 
 static void pack_str(parser_t *ps, const char *s, size_t n)
 {
-	msgpack_pack_str(&ps->pk, n);
-	msgpack_pack_str_body(&ps->pk, s, n);
+	if (msgpack_pack_str(&ps->pk, n) || msgpack_pack_str_body(&ps->pk, s, n))
+		ps->oom = 1;
 }
 
 /* Append an op that reads the argument(s) of `sp`; `key` NULL means the value
@@ -338,9 +341,11 @@ static void parse_pair(parser_t *ps, char *tok, size_t n, size_t base)
 				val[o++] = '%';
 				i++;
 			} else {
+				/* Consume first: an unknown conversion here is
+				 * the error worth reporting (it stops the parse). */
+				consume_all(ps, val + i, vlen - i, base + klen + 1 + i);
 				set_error(ps, "value of '%s' at offset %zu mixes "
 					  "text and conversions", tok, base);
-				consume_all(ps, val + i, vlen - i, base + klen + 1 + i);
 				return;
 			}
 		}
@@ -416,11 +421,10 @@ astron_plan_t *astron_format_parse(const char *fmt)
 	/* Slack for the hot path's whole-chunk copies (encode.h). */
 	{
 		static const char zeros[ASTRON_COPY_SLACK_BYTES];
-		msgpack_sbuffer_write(&ps.bytes, zeros, sizeof zeros);
+		if (msgpack_sbuffer_write(&ps.bytes, zeros, sizeof zeros))
+			ps.oom = 1;
 	}
 	plan->bytes = (uint8_t *)ps.bytes.data; /* the plan owns it now */
-	if (!plan->bytes)
-		plan->bytes = (uint8_t *)calloc(1, 1);
 	if (ps.oom || !plan->bytes) {
 		astron_format_free(plan);
 		return NULL;

@@ -3,6 +3,24 @@
  */
 #include "utf8.h"
 
+void astron_utf8_sanitize(char *s)
+{
+	size_t n = strlen(s), i = 0;
+
+	while (i < n) {
+		uint8_t c = (uint8_t)s[i];
+		size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2
+			   : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+
+		if (len && len <= n - i &&
+		    astron_utf8_valid_slow((const uint8_t *)s + i, len)) {
+			i += len;
+			continue;
+		}
+		s[i++] = '?';
+	}
+}
+
 int astron_utf8_valid_slow(const uint8_t *s, size_t n)
 {
 	size_t i = 0;

@@ -34,6 +34,10 @@ static inline int astron_utf8_valid(const uint8_t *s, size_t n)
 	return astron_utf8_valid_slow(s, n);
 }
 
+/* Replace every byte of s (NUL-terminated) that is not part of a valid UTF-8
+ * sequence with '?', in place. */
+void astron_utf8_sanitize(char *s);
+
 /* The largest m <= n such that s[0..m) does not end inside a multi-byte
  * sequence: used when a string is truncated, so that valid UTF-8 stays
  * valid. */

@@ -374,6 +374,14 @@ static void compute_reserves(astron_plan_t *plan)
 	plan->fixed_max = need;
 }
 
+/* Pairs are separated by white space; a trailing "\n" (a printf habit) is
+ * therefore harmless. */
+static int is_sep(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
+	       c == '\f';
+}
+
 astron_plan_t *astron_format_parse(const char *fmt)
 {
 	parser_t ps;
@@ -398,12 +406,12 @@ astron_plan_t *astron_format_parse(const char *fmt)
 
 	while (i < n && !plan->stopped && !ps.oom) {
 		size_t start;
-		if (plan->fmt_copy[i] == ' ' || plan->fmt_copy[i] == '\t') {
+		if (is_sep(plan->fmt_copy[i])) {
 			i++;
 			continue;
 		}
 		start = i;
-		while (i < n && plan->fmt_copy[i] != ' ' && plan->fmt_copy[i] != '\t')
+		while (i < n && !is_sep(plan->fmt_copy[i]))
 			i++;
 		/* Terminate the token so no spec parse can read past it. */
 		plan->fmt_copy[i] = '\0';

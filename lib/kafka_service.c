@@ -109,13 +109,16 @@ void astron_kafka_service_on_delivery(rd_kafka_t *rk,
 	if (d) {
 		d->cb(err, errstr, msg->payload, msg->len, d->opaque);
 		free(d);
-	} else if (svc->default_cb) {
-		svc->default_cb(err, errstr, msg->payload, msg->len,
-				svc->default_opaque);
-	} else if (msg->err) {
+		return;
+	}
+	/* The default report: failures are logged here, where the topic is
+	 * known, then handed to the service-wide callback if one is set. */
+	if (msg->err)
 		astron_log(ASTRON_LOG_ERROR, "delivery to topic %s failed: %s",
 			   msg->rkt ? rd_kafka_topic_name(msg->rkt) : "?", errstr);
-	}
+	if (svc->default_cb)
+		svc->default_cb(err, errstr, msg->payload, msg->len,
+				svc->default_opaque);
 }
 
 void astron_kafka_service_on_error(rd_kafka_t *rk, int err, const char *reason,

@@ -69,7 +69,8 @@ ASTRON_EXTERN int astron_kafka_service_send_keyed(
 	size_t keylen, const void *value, size_t len,
 	astron_kafka_delivery_cb cb, void *opaque, int timeout_ms);
 
-/* Replace the default delivery report used for messages sent with cb NULL. */
+/* A service-wide report for messages sent with cb NULL, called after the
+ * default report (which logs failures, naming the topic). */
 ASTRON_EXTERN void
 astron_kafka_service_set_default_cb(astron_kafka_service_t *svc,
 				    astron_kafka_delivery_cb cb, void *opaque);

@@ -51,9 +51,11 @@ int astron_parse_int(const char *s, long min, long max, long *out)
 		return -1;
 	errno = 0;
 	v = strtol(s, &end, 10);
+	if (errno || end == s)
+		return -1; /* nothing converted ("", "  ", "abc") */
 	while (isspace((unsigned char)*end))
 		end++;
-	if (errno || end == s || *end || v < min || v > max)
+	if (*end || v < min || v > max)
 		return -1;
 	*out = v;
 	return 0;
@@ -172,9 +174,13 @@ static void load(void)
 		 ASTRON_MAX_RING_SIZE / 4, &cfg.max_event);
 	if (cfg.max_event > cfg.ring_size / 4) {
 		cfg.max_event = cfg.ring_size / 4;
-		astron_log(ASTRON_LOG_ERROR,
-			   "ASTRON_EVENT_MAX_SIZE must be at most a quarter of "
-			   "ASTRON_EVENT_RING_SIZE; using %zu", cfg.max_event);
+		/* Only an explicit setting is worth a complaint; the default
+		 * simply follows a small ring. */
+		if (getenv("ASTRON_EVENT_MAX_SIZE"))
+			astron_log(ASTRON_LOG_ERROR,
+				   "ASTRON_EVENT_MAX_SIZE must be at most a quarter "
+				   "of ASTRON_EVENT_RING_SIZE; using %zu",
+				   cfg.max_event);
 	}
 }
 

@@ -30,6 +30,10 @@ emit_slow(astron_site_t *site, astron_ring_t **r, const astron_site_plan_t **sp)
 {
 	const astron_config_t *cfg = astron_config();
 
+	/* Not accepting (not configured, shut down): count the drop without
+	 * giving this thread a ring it would never use. */
+	if (!*r && !astron_pipeline_accepting())
+		return 0;
 	if (!*r)
 		*r = astron_ring_attach(cfg->ring_size, cfg->max_event);
 	if (!*sp)

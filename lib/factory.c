@@ -34,16 +34,25 @@ static int set_prop(rd_kafka_conf_t *conf, const char *name, const char *value,
 		    const char *origin, char *errstr, size_t errsize)
 {
 	char why[512];
+	rd_kafka_conf_res_t res;
 
-	if (!name || !*name || !value) {
-		snprintf(errstr, errsize, "%s: property name and value must "
-			 "not be NULL or empty", origin);
+	if (!name || !*name) {
+		snprintf(errstr, errsize, "%s: a property name is NULL or empty",
+			 origin);
 		return -1;
 	}
-	if (rd_kafka_conf_set(conf, name, value, why, sizeof why) ==
-	    RD_KAFKA_CONF_OK)
+	if (!value) {
+		snprintf(errstr, errsize, "%s: librdkafka property \"%s\" has "
+			 "no value", origin, name);
+		return -1;
+	}
+	res = rd_kafka_conf_set(conf, name, value, why, sizeof why);
+	if (res == RD_KAFKA_CONF_OK)
 		return 0;
-	if (astron_kafka_prop_secret(name))
+	/* librdkafka's text for an unknown property names only the
+	 * property; for a bad value it quotes the value, so a secret's is
+	 * not repeated. */
+	if (res == RD_KAFKA_CONF_INVALID && astron_kafka_prop_secret(name))
 		snprintf(errstr, errsize, "%s: invalid value for librdkafka "
 			 "property \"%s\" (value not shown)", origin, name);
 	else
@@ -82,19 +91,19 @@ static int apply_env(rd_kafka_conf_t *conf, char *errstr, size_t errsize)
 	return 0;
 }
 
-/* "mock" or "mock:N" -> N brokers (1..16), 0 when not a mock address. */
+/* "mock" or "mock:N" -> N brokers (1..16); 0 when not a mock address (hosts
+ * merely named like it, "mock-kafka:9092" or "mock.lan:9092", are real
+ * servers); -1 for "mock:" followed by anything but 1..16: the single host
+ * name "mock" is reserved for the embedded cluster. */
 static int mock_brokers(const char *servers)
 {
-	long n = 3;
+	long n;
 
-	if (strncmp(servers, "mock", 4) != 0)
-		return 0;
-	if (servers[4] == '\0')
+	if (strcmp(servers, "mock") == 0)
 		return 3;
-	if (servers[4] != ':' ||
-	    astron_parse_int(servers + 5, 1, 16, &n) < 0)
-		return -1;
-	return (int)n;
+	if (strncmp(servers, "mock:", 5) != 0 || strchr(servers + 5, ','))
+		return 0;
+	return astron_parse_int(servers + 5, 1, 16, &n) == 0 ? (int)n : -1;
 }
 
 ASTRON_EXTERN astron_kafka_service_t *
@@ -114,8 +123,11 @@ astron_kafka_service_factory_create(const char *servers,
 		errstr_size = sizeof scratch;
 	}
 	errstr[0] = '\0';
+	/* Reading the configuration also decides whether we may log. */
 	if (!servers)
 		servers = astron_config()->servers;
+	else
+		(void)astron_config();
 	if (!servers || !*servers) {
 		snprintf(errstr, errstr_size, "no Kafka bootstrap servers: pass "
 			 "them to the factory or set KAFKA_SERVERS");
@@ -123,9 +135,9 @@ astron_kafka_service_factory_create(const char *servers,
 	}
 	mock = mock_brokers(servers);
 	if (mock < 0) {
-		snprintf(errstr, errstr_size, "KAFKA_SERVERS=\"%.64s\": the "
-			 "embedded cluster is \"mock\" or \"mock:N\" with N in "
-			 "1..16", servers);
+		snprintf(errstr, errstr_size, "servers \"%.64s\": the embedded "
+			 "cluster is \"mock\" or \"mock:N\" with N in 1..16",
+			 servers);
 		goto fail_log;
 	}
 

@@ -188,6 +188,39 @@ static void create_service(astron_pipeline_t *p)
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* astron_event_servers() promises its string until shutdown: a string
+ * replaced by a new producer is kept on a list until then. */
+struct astron_retired {
+	struct astron_retired *next;
+	char *s;
+};
+
+static void retire_servers(astron_pipeline_t *p)
+{
+	struct astron_retired *r = malloc(sizeof *r);
+
+	if (!r) {
+		p->servers = NULL; /* leaked: a leak beats a dangling pointer */
+		return;
+	}
+	r->s = p->servers;
+	r->next = p->retired_servers;
+	p->retired_servers = r;
+	p->servers = NULL;
+}
+
+static void free_servers(astron_pipeline_t *p)
+{
+	while (p->retired_servers) {
+		struct astron_retired *r = p->retired_servers;
+		p->retired_servers = r->next;
+		free(r->s);
+		free(r);
+	}
+	free(p->servers);
+	p->servers = NULL;
+}
+
 /* A fatal producer error (say, idempotence broken by the broker) ends that
  * producer for good.  Tear it down -- its queued messages are reported as
  * failed and counted -- and build a new one, so later events flow again. */
@@ -202,8 +235,7 @@ static void recreate_if_fatal(astron_pipeline_t *p)
 	astron_service_teardown(astron_kafka_service_base(p->svc));
 	pthread_mutex_lock(&p->lock);
 	p->svc = NULL;
-	free(p->servers);
-	p->servers = NULL;
+	retire_servers(p);
 	pthread_mutex_unlock(&p->lock);
 	create_service(p);
 	__atomic_add_fetch(&p->recreated, 1, __ATOMIC_RELAXED);
@@ -306,5 +338,6 @@ void astron_flusher_stop(void)
 	pthread_join(p->thread, NULL);
 	pthread_mutex_lock(&p->lock);
 	p->running = 0;
+	free_servers(p);
 	pthread_mutex_unlock(&p->lock);
 }

@@ -113,7 +113,8 @@ void astron_kafka_service_on_delivery(rd_kafka_t *rk,
 	}
 	/* The default report: failures are logged here, where the topic is
 	 * known, then handed to the service-wide callback if one is set. */
-	if (msg->err)
+	if (msg->err && msg->err != RD_KAFKA_RESP_ERR__PURGE_QUEUE &&
+	    msg->err != RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
 		astron_log(ASTRON_LOG_ERROR, "delivery to topic %s failed: %s",
 			   msg->rkt ? rd_kafka_topic_name(msg->rkt) : "?", errstr);
 	if (svc->default_cb)
@@ -129,8 +130,8 @@ void astron_kafka_service_on_error(rd_kafka_t *rk, int err, const char *reason,
 
 	if (err != RD_KAFKA_RESP_ERR__FATAL) {
 		/* Transient (brokers down, timeouts): librdkafka retries by
-		 * itself; say it, rate-limited. */
-		astron_log(ASTRON_LOG_WARNING, "Kafka: %s", reason);
+		 * itself and its log callback already said so. */
+		(void)reason;
 		return;
 	}
 	rd_kafka_fatal_error(rk, why, sizeof why);

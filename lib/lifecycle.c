@@ -79,6 +79,8 @@ static void atfork_child(void)
 	p->svc = NULL;
 	p->servers = NULL;
 	p->delivered = p->failed = p->seq = 0;
+	p->truncated = p->format_errors = p->recreated = 0;
+	p->retired_servers = NULL;
 	if (!p->shut)
 		__atomic_store_n(&astron_event_gate_, -1, __ATOMIC_RELAXED);
 	pthread_mutex_init(&open_lock, NULL);
@@ -229,9 +231,9 @@ ASTRON_EXTERN int astron_event_shutdown(int timeout_ms)
 	if (rc == ASTRON_ETIMEDOUT) {
 		astron_event_stats_t st;
 		astron_event_stats(&st);
-		astron_log(ASTRON_LOG_ERROR, "shutdown: %llu events were not "
-			   "delivered within %d ms and are counted as failed",
-			   (unsigned long long)st.failed, timeout_ms);
+		astron_log_always(ASTRON_LOG_ERROR, "shutdown: %llu events were "
+				  "not delivered within %d ms and are counted as "
+				  "failed", (unsigned long long)st.failed, timeout_ms);
 	}
 	return rc;
 }

@@ -81,18 +81,17 @@ static int take_token(void)
 	return 1;
 }
 
-void astron_log(int level, const char *fmt, ...)
+static void vlog(int level, int limited, const char *fmt, va_list ap)
 {
 	char msg[512], full[600];
 	unsigned long dropped;
 	astron_log_cb cb;
 	void *opaque;
-	va_list ap;
 
 	if (!__atomic_load_n(&log_on, __ATOMIC_RELAXED))
 		return;
 	pthread_mutex_lock(&log_lock);
-	if (!take_token()) {
+	if (limited && !take_token()) {
 		pthread_mutex_unlock(&log_lock);
 		return;
 	}
@@ -102,9 +101,7 @@ void astron_log(int level, const char *fmt, ...)
 	opaque = log_cb ? log_opaque : NULL;
 	pthread_mutex_unlock(&log_lock);
 
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
 	if (dropped) {
 		snprintf(full, sizeof full, "%s (%lu earlier messages suppressed "
 			 "by the rate limit)", msg, dropped);
@@ -112,4 +109,22 @@ void astron_log(int level, const char *fmt, ...)
 	} else {
 		cb(level, msg, opaque);
 	}
+}
+
+void astron_log(int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(level, 1, fmt, ap);
+	va_end(ap);
+}
+
+void astron_log_always(int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(level, 0, fmt, ap);
+	va_end(ap);
 }

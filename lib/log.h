@@ -13,6 +13,11 @@
 void astron_log(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* The same, exempt from the rate limit: for the few lines a user must see
+ * (the shutdown summary). */
+void astron_log_always(int level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 void astron_log_set_enabled(int on);
 void astron_log_set_rate(int per_second);
 

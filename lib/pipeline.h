@@ -31,6 +31,9 @@ typedef struct astron_pipeline {
 
 	struct astron_kafka_service *svc; /* owned by the flusher */
 	char *servers;		  /* copy of the service's servers */
+	struct astron_retired *retired_servers; /* earlier copies, freed at
+						   shutdown (still valid
+						   for callers until then) */
 	uint64_t delivered;	  /* written by the flusher, read relaxed */
 	uint64_t failed;
 	uint64_t seq;		  /* per-process event sequence number */

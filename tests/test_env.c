@@ -263,12 +263,10 @@ Test(env, parse_int_table)
 		{"1e3", 0, 10000, -1, 0},
 		{"0x10", 0, 100, -1, 0},
 		{"", 0, 100, -1, 0},
-		/* LIB BUG (config.c astron_parse_int): strtol converts nothing
-		 * and leaves end == s, then the trailing-space loop moves end
-		 * past the blanks, so the "end == s" test no longer sees that
-		 * nothing was converted: "   " parses as 0.  KAFKA_TIMEOUT="  "
-		 * silently becomes a 0 s timeout (ASTRON_EVENT_LOG_RATE=" "
-		 * silences every diagnostic).  Expected -1. */
+		/* Regression: a blank string converts no digits and must be
+		 * rejected (-1), not parsed as 0 -- otherwise KAFKA_TIMEOUT="  "
+		 * would mean a 0 s timeout and ASTRON_EVENT_LOG_RATE=" " would
+		 * silence every diagnostic. */
 		{"   ", 0, 100, -1, 0},
 		{" \t\n", 0, 100, -1, 0},
 		{NULL, 0, 100, -1, 0},
@@ -301,9 +299,8 @@ ParameterizedTestParameters(env, kafka_timeout_bad)
 	static struct str_case cases[] = {
 		{"abc"}, {"-5"}, {"99999999999999999999"}, {"3601"}, {"1e3"},
 		{""}, {"10s"},
-		/* Blank values fail today: see LIB BUG in parse_int_table
-		 * (astron_parse_int accepts "   " as 0, so the timeout
-		 * silently becomes 0 ms). */
+		/* Regression: blank values are invalid (see parse_int_table),
+		 * so the default applies instead of a 0 ms timeout. */
 		{"   "}, {"\t"},
 	};
 	return cr_make_param_array(struct str_case, cases,
@@ -315,7 +312,7 @@ ParameterizedTest(struct str_case *c, env, kafka_timeout_bad)
 	enable();
 	setenv("KAFKA_TIMEOUT", c->value, 1);
 
-	/* Blank values: LIB BUG in astron_parse_int (see parse_int_table). */
+	/* Blank values included: each is rejected and the default kept. */
 	cr_assert_eq(astron_config()->timeout_ms, 10000,
 		     "KAFKA_TIMEOUT=\"%s\": timeout %d ms, want the default",
 		     c->value, astron_config()->timeout_ms);
@@ -436,13 +433,10 @@ ParameterizedTest(struct size_env_case *c, env, ring_and_max_size)
  * ASTRON_EVENT_RING_SIZE=64k is the documented minimum, and the default
  * ASTRON_EVENT_MAX_SIZE (64k) does not fit it, so max_event is 16k.
  *
- * LIB ISSUE (lib/config.c, load(), the "max_event > ring_size / 4" branch):
- * when ASTRON_EVENT_MAX_SIZE is NOT set, the library still logs an ERROR
- * "ASTRON_EVENT_MAX_SIZE must be at most a quarter of
- * ASTRON_EVENT_RING_SIZE; using 16384", blaming a variable the user never
- * set, for a configuration the README documents as valid (any ring size of
- * 64k-1G).  Expected: the default silently follows the ring (at most an
- * info line); the error only when the user's own value is too large.
+ * Regression: with ASTRON_EVENT_MAX_SIZE unset this documented-valid
+ * configuration logs no error; the default silently follows the ring.  The
+ * "must be at most a quarter of ASTRON_EVENT_RING_SIZE" error is only for
+ * a user's own value that is too large.
  */
 Test(env, small_ring_with_default_max_size)
 {
@@ -451,8 +445,8 @@ Test(env, small_ring_with_default_max_size)
 	cr_assert_eq(astron_config()->ring_size, 65536);
 	cr_assert_eq(astron_config()->max_event, 16384);
 	cr_expect_eq(logs_with("ASTRON_EVENT_MAX_SIZE", ASTRON_LOG_ERROR), 0,
-		     "LIB ISSUE (config.c): an error blames ASTRON_EVENT_MAX_SIZE, "
-		     "which is not set:\n%s", all_logs());
+		     "no error may blame ASTRON_EVENT_MAX_SIZE, which is not "
+		     "set:\n%s", all_logs());
 }
 
 /* ---------------------------------------------------------- factory */
@@ -588,14 +582,12 @@ Test(factory, no_servers_names_kafka_servers)
 }
 
 /*
- * LIB BUG (lib/log.c astron_log + lib/factory.c): diagnostics are gated by
- * log_on, which only astron_config()'s first load sets.  The factory reads
- * the configuration only when `servers` is NULL, so a program (KAFKA_ENABLE=1)
- * whose first library call is astron_kafka_service_factory_create("host:9092",
- * {"no.such.property","1",NULL}, ...) gets NULL and an errstr, but the
- * "Kafka producer service: ..." error line is silently dropped (and so are
- * librdkafka's own warnings routed through astron_log).  Expected: the same
- * one error line as when the environment had already been read.
+ * Regression: diagnostics are enabled by the first configuration load, so
+ * the factory must load the configuration even when it is given explicit
+ * servers.  A program (KAFKA_ENABLE=1) whose first library call is
+ * astron_kafka_service_factory_create("host:9092",
+ * {"no.such.property","1",NULL}, ...) gets NULL, an errstr and exactly one
+ * logged error line, as when the environment had already been read.
  */
 Test(factory, error_logged_without_prior_config)
 {
@@ -604,8 +596,8 @@ Test(factory, error_logged_without_prior_config)
 	enable();
 	(void)create_fails("mock:1", props);
 	cr_expect_eq(logs_with("no.such.property", ASTRON_LOG_ERROR), 1,
-		     "LIB BUG (log.c/factory.c): factory error not logged when "
-		     "it is the first call:\n%s", all_logs());
+		     "a factory error must be logged even when the factory is "
+		     "the first call:\n%s", all_logs());
 }
 
 Test(factory, no_servers_without_errstr_buffer)
@@ -666,12 +658,10 @@ Test(factory, bad_mock_specs)
 }
 
 /*
- * LIB BUG (lib/factory.c, mock_brokers()): any servers string that merely
- * begins with "mock" is taken as a mock-cluster spec, so a real broker host
- * named e.g. "mock-kafka" or "mockbroker" cannot be used:
- * create("mock-kafka:9092") returns NULL with "the embedded cluster is
- * "mock" or "mock:N"".  Expected: only "mock" and "mock:N" are special;
- * anything else is bootstrap.servers, used verbatim.
+ * Regression: a host merely named like mock ("mock-kafka:9092",
+ * "mockbroker:9092", "mock.example.com:9092") is a real server, used
+ * verbatim as bootstrap.servers; only "mock" and "mock:N" start the
+ * embedded cluster.
  */
 Test(factory, host_named_like_mock_is_a_real_server)
 {
@@ -684,8 +674,8 @@ Test(factory, host_named_like_mock_is_a_real_server)
 		astron_kafka_service_t *svc = astron_kafka_service_factory_create(
 			hosts[i], NULL, err, sizeof err);
 
-		cr_expect_not_null(svc, "LIB BUG (factory.c mock_brokers): "
-				   "\"%s\" refused: %s", hosts[i], err);
+		cr_expect_not_null(svc, "\"%s\" is a real server, not a mock "
+				   "spec, yet was refused: %s", hosts[i], err);
 		if (svc) {
 			cr_expect_str_eq(astron_kafka_service_servers(svc), hosts[i]);
 			astron_service_teardown(astron_kafka_service_base(svc));
@@ -777,10 +767,9 @@ Test(factory, unknown_env_property)
 }
 
 /*
- * LIB ISSUE (lib/factory.c, set_prop()): a props array whose last name has
- * no value ({"linger.ms", NULL}) is refused - good - but errstr reads
- * "property: property name and value must not be NULL or empty" without
- * naming "linger.ms", so the caller cannot tell which pair is wrong.
+ * Regression: a props array whose last name has no value ({"linger.ms",
+ * NULL}) is refused, and errstr names "linger.ms" so the caller can tell
+ * which pair is wrong.
  */
 Test(factory, property_without_value)
 {
@@ -789,8 +778,8 @@ Test(factory, property_without_value)
 
 	enable();
 	err = create_fails("mock:1", props);
-	cr_expect(strstr(err, "linger.ms"), "LIB ISSUE (factory.c set_prop): "
-		  "errstr does not name the property: %s", err);
+	cr_expect(strstr(err, "linger.ms"), "errstr must name the property "
+		  "that has no value: %s", err);
 }
 
 /* ---------------------------------------------------------- secrets */

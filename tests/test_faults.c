@@ -505,11 +505,10 @@ Test(faults, fatal_error_recreates_the_producer, .timeout = 90)
  * until shutdown".  A producer restart must not pull it from under a caller
  * (a consumer started on the old address, a log line, a config dump).
  *
- * KNOWN LIBRARY BUG (fails today): lib/flusher.c recreate_if_fatal() does
- * free(p->servers) and create_service() strdup()s the new address, so the
- * pointer a caller holds dangles -- in practice glibc hands the same chunk
- * to the new string, so its text silently changes to the new cluster's
- * address (an ASan build reports heap-use-after-free here). */
+ * Regression: after a producer restart the old string stays allocated and
+ * unchanged until shutdown; freeing it at the restart left the caller with a
+ * dangling pointer (silently rewritten text, or heap-use-after-free under
+ * ASan). */
 Test(faults, servers_string_survives_a_restart, .timeout = 60)
 {
 	const char *servers;
@@ -622,24 +621,18 @@ Test(faults, unreachable_broker_exit_is_bounded, .timeout = 60)
 /* ...and the program's log says so: astron_event_shutdown() logs
  * "shutdown: N events were not delivered within T ms".
  *
- * KNOWN LIBRARY BUG (fails today): the teardown that precedes that line
- * (flusher_main -> astron_service_teardown -> rd_kafka_purge) reports every
- * purged event through the delivery report, which logs one line per event
- * ("delivery to topic faults.exit failed: Local: Purged in queue",
- * lib/kafka_service.c astron_kafka_service_on_delivery; before that
- * lib/flusher.c on_delivery).  Those 100 lines, after librdkafka's
- * connection warnings, exhaust the ASTRON_EVENT_LOG_RATE bucket (10), so
- * lib/lifecycle.c's summary line is suppressed by the rate limiter -- and
- * as nothing is logged after it, not even the "N earlier messages
- * suppressed" count ever appears.  With ASTRON_EVENT_LOG_RATE=1000 the line
- * is there. */
+ * Regression: that summary line must survive the ASTRON_EVENT_LOG_RATE
+ * limit (10/s).  Events purged at teardown must not log one delivery
+ * failure each, and the summary itself is exempt from the rate limit, so
+ * earlier connection warnings cannot suppress it. */
 Test(faults, unreachable_broker_exit_logs_what_was_lost, .timeout = 60)
 {
 	exit_report_t r = exit_unreachable();
 
 	cr_expect_eq(r.failed, 100);
 	cr_expect_eq(r.summary_lines, 1, "no diagnostic saying that 100 events "
-		     "were not delivered (rate-limited away, see the comment)");
+		     "were not delivered (the summary must not be rate-limited "
+		     "away)");
 }
 
 /* ------------------------------------------------- overload */

@@ -543,10 +543,9 @@ Test(fork, events_of_exited_threads_are_delivered, .timeout = 90)
  * format errors, a truncated event and a producer restart on its books;
  * right after fork() every counter of the child must read 0.
  *
- * KNOWN LIBRARY BUG (fails today): lib/lifecycle.c atfork_child() resets
- * delivered, failed and seq but not truncated, format_errors (counted by
- * the flusher since commit cc88b84) nor recreated, so the child reports the
- * parent's format_errors, truncated and restarts as its own. */
+ * Regression: the child resets truncated, format_errors and restarts too,
+ * not only delivered, failed and seq; it must not report the parent's
+ * counts as its own. */
 #pragma GCC diagnostic ignored "-Wformat-extra-args"
 Test(fork, child_counters_start_at_zero, .timeout = 60)
 {

@@ -657,11 +657,9 @@ Test(hostile, max_size_above_a_quarter_of_the_ring, .timeout = 60)
 /* The smallest valid ring, with no ASTRON_EVENT_MAX_SIZE set, is a valid
  * configuration: the default maximum shrinks to ring/4 silently.
  *
- * KNOWN LIBRARY BUG (fails today): lib/config.c load() compares the
- * *default* max_event (64k) with ring_size / 4 (16k) and logs an ERROR,
- * "ASTRON_EVENT_MAX_SIZE must be at most a quarter of
- * ASTRON_EVENT_RING_SIZE; using 16384", about a variable the user never
- * set. */
+ * Regression: the "ASTRON_EVENT_MAX_SIZE must be at most a quarter of
+ * ASTRON_EVENT_RING_SIZE" error is only for an explicit setting, never
+ * for the default (64k) following a small ring. */
 Test(hostile, small_ring_alone_is_not_an_error, .timeout = 60)
 {
 	setup_mock();

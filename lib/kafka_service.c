@@ -279,8 +279,9 @@ ASTRON_EXTERN int astron_kafka_service_flush(astron_kafka_service_t *svc,
 {
 	if (!svc || !svc->rk)
 		return ASTRON_EINVAL;
-	return rd_kafka_flush(svc->rk, timeout_ms < 0 ? 0 : timeout_ms)
-		       ? ASTRON_ETIMEDOUT : ASTRON_OK;
+	if (timeout_ms < 0) /* as astron_event_flush(-1): KAFKA_TIMEOUT */
+		timeout_ms = astron_config()->timeout_ms;
+	return rd_kafka_flush(svc->rk, timeout_ms) ? ASTRON_ETIMEDOUT : ASTRON_OK;
 }
 
 ASTRON_EXTERN int astron_kafka_service_outlen(astron_kafka_service_t *svc)

@@ -75,12 +75,13 @@ ASTRON_EXTERN void
 astron_kafka_service_set_default_cb(astron_kafka_service_t *svc,
 				    astron_kafka_delivery_cb cb, void *opaque);
 
-/* Serve delivery reports, waiting at most timeout_ms; returns how many. */
+/* Serve delivery reports, waiting at most timeout_ms (< 0: no wait);
+ * returns how many. */
 ASTRON_EXTERN int astron_kafka_service_poll(astron_kafka_service_t *svc,
 					    int timeout_ms);
 
-/* Wait until all queued messages are delivered or failed; 0 or
- * ASTRON_ETIMEDOUT. */
+/* Wait until all queued messages are delivered or failed, at most timeout_ms
+ * (< 0: KAFKA_TIMEOUT); 0 or ASTRON_ETIMEDOUT. */
 ASTRON_EXTERN int astron_kafka_service_flush(astron_kafka_service_t *svc,
 					     int timeout_ms);
 

@@ -7,6 +7,7 @@ dist_man_MANS += \
 	doc/man/ASTRON_EVENT_KEYED.3 \
 	doc/man/astron_event_enabled.3 \
 	doc/man/astron_event_flush.3 \
+	doc/man/astron_event_json.3 \
 	doc/man/astron_event_servers.3 \
 	doc/man/astron_event_set_log_cb.3 \
 	doc/man/astron_event_shutdown.3 \

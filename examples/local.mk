@@ -12,3 +12,7 @@ noinst_PROGRAMS += examples/producer_service
 examples_producer_service_SOURCES = examples/producer_service.c
 examples_producer_service_CFLAGS = $(AM_CFLAGS) $(MSGPACK_CFLAGS)
 examples_producer_service_LDADD = lib/libastron-event.la $(MSGPACK_LIBS)
+
+noinst_PROGRAMS += examples/local_sink
+examples_local_sink_SOURCES = examples/local_sink.c
+examples_local_sink_LDADD = lib/libastron-event.la

@@ -4,8 +4,10 @@
  * The environment is read once, lazily, the first time the library needs it
  * (never from a constructor), because programs often set variables early in
  * main().  Bad values never stop the program: each one is reported once with
- * the variable's name and the default is kept.  When KAFKA_ENABLE is off the
- * library is silent, so no diagnostic is printed at all.
+ * the variable's name and the default is kept (a bad ASTRON_EVENT_SINK
+ * drops events instead: its default, Kafka, is not what was asked for).
+ * When KAFKA_ENABLE is off the library is silent, so no diagnostic is
+ * printed at all.
  */
 #include "config.h"
 
@@ -87,6 +89,45 @@ int astron_parse_size(const char *s, size_t *out)
 	return 0;
 }
 
+astron_sink_kind_t astron_parse_sink(const char *s, const char **path)
+{
+	static const struct {
+		const char *name;
+		astron_sink_kind_t kind;
+	} words[] = {
+		{"kafka", ASTRON_SINK_KAFKA},
+		{"stderr", ASTRON_SINK_STDERR},
+		{"stdout", ASTRON_SINK_STDOUT},
+	}, prefixes[] = {
+		{"file:", ASTRON_SINK_FILE},
+		{"msgpack:", ASTRON_SINK_MSGPACK},
+	};
+	size_t n;
+
+	*path = NULL;
+	if (!s)
+		return ASTRON_SINK_KAFKA;
+	while (isspace((unsigned char)*s))
+		s++;
+	for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+		n = strlen(prefixes[i].name);
+		if (strncasecmp(s, prefixes[i].name, n) == 0) {
+			if (!s[n])
+				return ASTRON_SINK_INVALID;
+			*path = s + n;
+			return prefixes[i].kind;
+		}
+	}
+	for (n = strlen(s); n > 0 && isspace((unsigned char)s[n - 1]); n--)
+		;
+	if (n == 0)
+		return ASTRON_SINK_KAFKA;
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+		if (strlen(words[i].name) == n && strncasecmp(s, words[i].name, n) == 0)
+			return words[i].kind;
+	return ASTRON_SINK_INVALID;
+}
+
 static size_t round_pow2(size_t v)
 {
 	size_t p = 1;
@@ -151,6 +192,17 @@ static void load(void)
 
 	s = getenv("KAFKA_SERVERS");
 	cfg.servers = s && *s ? s : NULL;
+
+	s = getenv("ASTRON_EVENT_SINK");
+	cfg.sink = astron_parse_sink(s, &cfg.sink_path);
+	cfg.sink_spec = cfg.sink == ASTRON_SINK_KAFKA ? NULL : s;
+	if (cfg.sink == ASTRON_SINK_INVALID)
+		/* Not Kafka by default: a developer who asked for a local
+		 * sink must not have events sent to a broker by surprise. */
+		astron_log(ASTRON_LOG_ERROR,
+			   "ASTRON_EVENT_SINK='%.64s' is not stderr, stdout, "
+			   "file:PATH, msgpack:PATH or kafka: events are dropped "
+			   "and counted", s);
 
 	s = getenv("KAFKA_TIMEOUT");
 	if (s) {

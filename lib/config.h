@@ -20,6 +20,16 @@
 #define ASTRON_MAX_BLOCK_MS 10000
 #define ASTRON_RDKAFKA_ENV_PREFIX "ASTRON_RDKAFKA_"
 
+/* Where the flusher writes events (ASTRON_EVENT_SINK). */
+typedef enum astron_sink_kind {
+	ASTRON_SINK_KAFKA = 0, /* unset, "" or "kafka": the default */
+	ASTRON_SINK_STDERR,    /* "stderr": JSON lines */
+	ASTRON_SINK_STDOUT,    /* "stdout": JSON lines */
+	ASTRON_SINK_FILE,      /* "file:PATH": JSON lines appended to PATH */
+	ASTRON_SINK_MSGPACK,   /* "msgpack:PATH": raw values appended to PATH */
+	ASTRON_SINK_INVALID,   /* anything else: events are dropped */
+} astron_sink_kind_t;
+
 typedef struct astron_config {
 	int enabled;	    /* KAFKA_ENABLE */
 	const char *servers; /* KAFKA_SERVERS, NULL when unset or empty */
@@ -28,11 +38,15 @@ typedef struct astron_config {
 	size_t max_event;   /* largest encoded event, <= ring_size / 4 */
 	int log_rate;	    /* diagnostics per second */
 	int block_ms;	    /* wait for ring space this long before dropping */
+	astron_sink_kind_t sink; /* ASTRON_EVENT_SINK */
+	const char *sink_spec;	 /* its value as given (for messages), or NULL */
+	const char *sink_path;	 /* PATH of file: and msgpack:, else NULL */
 } astron_config_t;
 
 /* The configuration, read from the environment on the first call (thread
  * safe).  Problems are logged once, naming the variable, and the default is
- * used. */
+ * used -- except for a bad ASTRON_EVENT_SINK, whose default (Kafka) is not
+ * what the user asked for: that one makes the pipeline drop events. */
 const astron_config_t *astron_config(void);
 
 /* Read the environment again (tests, and a forked child that wants its own
@@ -44,5 +58,12 @@ void astron_config_reload(void);
 int astron_parse_bool(const char *s);
 int astron_parse_size(const char *s, size_t *out);
 int astron_parse_int(const char *s, long min, long max, long *out);
+
+/* ASTRON_EVENT_SINK: "stderr", "stdout", "kafka" (any case, surrounding
+ * white space ignored), "file:PATH" or "msgpack:PATH" (the prefix in any
+ * case, PATH verbatim and not empty); NULL or "" is Kafka.  Returns the kind
+ * and points *path into s (NULL when there is no path);
+ * ASTRON_SINK_INVALID for anything else. */
+astron_sink_kind_t astron_parse_sink(const char *s, const char **path);
 
 #endif /* ASTRON_CONFIG_H */

@@ -3,7 +3,8 @@
  *
  * One thread, started on the first enabled event.  It creates the Kafka
  * producer service through the factory (so a slow or failing rd_kafka_new
- * never runs on a caller's thread), then loops: drain every ring in order,
+ * never runs on a caller's thread) -- or, when ASTRON_EVENT_SINK is set, opens
+ * that local sink instead (sink.c) -- then loops: drain every ring in order,
  * handing each event to the service; serve delivery reports; sleep when there
  * is nothing to do.  Sleeping is announced in astron_pipe.sleeping so that
  * emitters only make the wake-up system call when it is needed.  A full
@@ -22,6 +23,7 @@
 #include "log.h"
 #include "pipeline.h"
 #include "ring.h"
+#include "sink.h"
 #include "site.h"
 
 /* Events taken from one ring before looking at the next: fairness. */
@@ -51,25 +53,33 @@ static void on_delivery(int err, const char *errstr, const void *value,
 	count(err == 0 ? &p->delivered : &p->failed, 1);
 }
 
-/* Hand one event to the service; 1 when it left our hands (queued or
- * counted as failed), 0 when shutdown interrupted a wait for room. */
+/* Hand one event to the service, or write it to the local sink (which
+ * has no reports to wait for: written is delivered); 1 when it left our
+ * hands (queued, written or counted as failed), 0 when shutdown
+ * interrupted a wait for room. */
 static int send_one(astron_pipeline_t *p, astron_ring_t *r,
 		    const astron_rec_t *rec, msgpack_sbuffer *sb)
 {
 	const astron_site_plan_t *sp = rec->plan;
 	size_t keylen = rec->keylen & ASTRON_REC_KEYLEN_MASK;
+	const void *key = rec->keylen & ASTRON_REC_KEYED ? (const void *)(rec + 1)
+							 : NULL;
 	int rc;
 
-	if (!p->svc) {
+	if (!p->svc && !p->sink) {
 		count(&p->failed, 1);
 		return 1;
 	}
 	astron_message_build(sb, rec, r, ++p->seq, p->pid);
+	if (p->sink) {
+		rc = astron_sink_write(p->sink, key, keylen, sb->data, sb->size);
+		count(rc == ASTRON_OK ? &p->delivered : &p->failed, 1);
+		return 1;
+	}
 	do {
 		rc = astron_kafka_service_produce(
-			p->svc, sp->topic,
-			rec->keylen & ASTRON_REC_KEYED ? (const void *)(rec + 1) : NULL,
-			keylen, sb->data, sb->size, NULL, NULL, ASTRON_QUEUE_WAIT_MS);
+			p->svc, sp->topic, key, keylen, sb->data, sb->size,
+			NULL, NULL, ASTRON_QUEUE_WAIT_MS);
 	} while (rc == ASTRON_EQUEUEFULL &&
 		 !__atomic_load_n(&p->abort_sends, __ATOMIC_RELAXED));
 	if (rc == ASTRON_EQUEUEFULL) {
@@ -167,22 +177,30 @@ void astron_pipeline_kick(void)
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* The destination: the Kafka service, or the ASTRON_EVENT_SINK. */
 static void create_service(astron_pipeline_t *p)
 {
+	const astron_config_t *cfg = astron_config();
 	char err[512];
-	astron_kafka_service_t *svc;
+	astron_kafka_service_t *svc = NULL;
+	astron_sink_t *sink = NULL;
 
-	svc = astron_kafka_service_factory_create(astron_config()->servers, NULL,
-						  err, sizeof err);
+	if (cfg->sink != ASTRON_SINK_KAFKA)
+		sink = astron_sink_open(cfg->sink, cfg->sink_path, cfg->sink_spec);
+	else
+		svc = astron_kafka_service_factory_create(cfg->servers, NULL, err,
+							  sizeof err);
 	pthread_mutex_lock(&p->lock);
 	if (svc) {
 		astron_kafka_service_set_default_cb(svc, on_delivery, p);
 		p->servers = strdup(astron_kafka_service_servers(svc));
-	} else {
-		/* Already logged by the factory; from now on drop. */
+	} else if (!sink) {
+		/* Already logged by the factory or the sink; from now on
+		 * drop. */
 		__atomic_store_n(&p->accepting, 0, __ATOMIC_RELAXED);
 	}
 	p->svc = svc;
+	p->sink = sink;
 	p->started = 1;
 	pthread_cond_broadcast(&p->progress);
 	pthread_mutex_unlock(&p->lock);
@@ -299,6 +317,8 @@ static void *flusher_main(void *arg)
 		astron_service_teardown(astron_kafka_service_base(p->svc));
 		p->svc = NULL;
 	}
+	astron_sink_close(p->sink);
+	p->sink = NULL;
 	msgpack_sbuffer_destroy(&sb);
 	pthread_mutex_lock(&p->lock);
 	pthread_cond_broadcast(&p->progress);

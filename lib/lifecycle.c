@@ -5,8 +5,9 @@
  * Nothing happens at load time.  The first ASTRON_EVENT (or a call that
  * needs the pipeline) reads the environment; if KAFKA_ENABLE is off the gate
  * closes for good and every later ASTRON_EVENT is one load and one branch.
- * If it is on, the flusher starts, an atexit handler is registered so a
- * program that returns from main still gets its events delivered (bounded by
+ * If it is on, the flusher starts (its destination is Kafka, or the local
+ * ASTRON_EVENT_SINK), an atexit handler is registered so a program that
+ * returns from main still gets its events delivered (bounded by
  * KAFKA_TIMEOUT), and fork handlers make a child start its own pipeline
  * instead of touching the parent's librdkafka threads, which do not survive
  * fork().
@@ -65,8 +66,10 @@ static void atfork_parent(void)
 }
 
 /* The child has no flusher and must never use the parent's producer (its
- * threads are gone): forget both, leaking them on purpose, and let the next
- * ASTRON_EVENT build a fresh pipeline. */
+ * threads are gone) or sink (the parent's flusher may have held its FILE's
+ * lock): forget them, leaking them on purpose, and let the next
+ * ASTRON_EVENT build a fresh pipeline (a sink file is opened again, in
+ * append mode, so parent and child share it). */
 static void atfork_child(void)
 {
 	astron_pipeline_t *p = &astron_pipe;
@@ -77,6 +80,7 @@ static void atfork_child(void)
 	p->accepting = p->sleeping = p->kicked = p->flush_waiters = 0;
 	p->started = p->stop = p->abort_sends = p->running = 0;
 	p->svc = NULL;
+	p->sink = NULL;
 	p->servers = NULL;
 	p->delivered = p->failed = p->seq = 0;
 	p->truncated = p->format_errors = p->recreated = 0;
@@ -110,12 +114,21 @@ ASTRON_EXTERN int astron_event_open_(void)
 	gate = 1;
 	if (astron_pipe.shut) {
 		/* shutdown came first: stay closed, count drops */
-	} else if (!cfg->servers) {
+	} else if (cfg->sink == ASTRON_SINK_INVALID) {
+		/* config.c said why; drop and count, never fall back to Kafka */
+	} else if (cfg->sink == ASTRON_SINK_KAFKA && !cfg->servers) {
 		astron_log(ASTRON_LOG_ERROR, "KAFKA_ENABLE is on but KAFKA_SERVERS "
 			   "is not set: events are dropped and counted "
 			   "(KAFKA_SERVERS=mock runs an embedded test cluster)");
-	} else if (astron_flusher_start() == 0) {
+	} else {
+		/* Open the pipeline before the flusher exists: a flusher that
+		 * cannot create its destination closes it again, and that
+		 * store must come last.  pthread_create() orders ours before
+		 * everything the new thread does; no other thread emits
+		 * before the gate below is published. */
 		__atomic_store_n(&astron_pipe.accepting, 1, __ATOMIC_RELAXED);
+		if (astron_flusher_start() != 0)
+			__atomic_store_n(&astron_pipe.accepting, 0, __ATOMIC_RELAXED);
 	}
 out:
 	/* Release pairs with nothing in particular: the macro reads the gate
@@ -298,6 +311,7 @@ ASTRON_EXTERN const char *astron_strerror(int err)
 	case ASTRON_EKAFKA: return "Kafka error";
 	case ASTRON_ESHUTDOWN: return "the pipeline was shut down";
 	case ASTRON_EQUEUEFULL: return "the producer queue is full";
+	case ASTRON_EIO: return "input/output error";
 	default: return "unknown error";
 	}
 }

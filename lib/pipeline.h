@@ -30,6 +30,8 @@ typedef struct astron_pipeline {
 	pthread_t thread;
 
 	struct astron_kafka_service *svc; /* owned by the flusher */
+	struct astron_sink *sink; /* owned by the flusher; replaces svc when
+				     ASTRON_EVENT_SINK is set */
 	char *servers;		  /* copy of the service's servers */
 	struct astron_retired *retired_servers; /* earlier copies, freed at
 						   shutdown (still valid

@@ -5,7 +5,7 @@
  * a str that is not.  So every string the library encodes is checked: ASCII
  * (the common case) is recognized a word at a time, anything else is fully
  * validated, and invalid data is sent as msgpack bin instead (see
- * doc/event-format.md).
+ * doc/event-format.md).  The JSON writer (json.c) uses the same decoder.
  */
 #ifndef ASTRON_UTF8_H
 #define ASTRON_UTF8_H
@@ -14,8 +14,13 @@
 #include <stdint.h>
 #include <string.h>
 
-/* 1 when s[0..n) is well-formed UTF-8 (no overlongs, no surrogates, nothing
- * above U+10FFFF). */
+/* The length (1 to 4) of the well-formed UTF-8 sequence at the start of
+ * s[0..n) (no overlong forms, no surrogates, nothing above U+10FFFF), or 0
+ * when there is none (n == 0, a stray or invalid byte, a sequence cut short
+ * by n).  Everything below, and json.c's escaper, is built on it. */
+size_t astron_utf8_seq(const uint8_t *s, size_t n);
+
+/* 1 when s[0..n) is well-formed UTF-8: a run of astron_utf8_seq()s. */
 int astron_utf8_valid_slow(const uint8_t *s, size_t n);
 
 static inline int astron_utf8_valid(const uint8_t *s, size_t n)
@@ -34,8 +39,8 @@ static inline int astron_utf8_valid(const uint8_t *s, size_t n)
 	return astron_utf8_valid_slow(s, n);
 }
 
-/* Replace every byte of s (NUL-terminated) that is not part of a valid UTF-8
- * sequence with '?', in place. */
+/* Replace every byte of s (NUL-terminated) that does not start or continue a
+ * well-formed sequence (astron_utf8_seq()) with '?', in place. */
 void astron_utf8_sanitize(char *s);
 
 /* The largest m <= n such that s[0..m) does not end inside a multi-byte

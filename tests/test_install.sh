@@ -49,7 +49,7 @@ libdir=$dest$(var libdir | sed "s|\${exec_prefix}|$prefix|; s|\${prefix}|$prefix
 incdir=$dest$(var includedir | sed "s|\${prefix}|$prefix|")
 root=$dest$prefix
 
-for h in event.h kafka.h service.h version.h; do
+for h in event.h json.h kafka.h service.h version.h; do
 	check "header astron/$h" test -f "$incdir/astron/$h"
 done
 check "shared library" test -e "$libdir/libastron-event.so"
@@ -57,7 +57,7 @@ check "static library" test -f "$libdir/libastron-event.a"
 check "bin/astron-event-cat" test -x "$root/bin/astron-event-cat"
 headers=$(cd "$incdir/astron" 2>/dev/null && echo *)
 check "only the public headers are installed ($headers)" \
-	test "$headers" = "event.h kafka.h service.h version.h"
+	test "$headers" = "event.h json.h kafka.h service.h version.h"
 for page in man1/astron-event-cat.1 man7/astron-event.7 \
 	man3/ASTRON_EVENT.3 man3/ASTRON_EVENT_KEYED.3 man3/astron_event_flush.3 \
 	man3/astron_event_shutdown.3 man3/astron_event_stats.3 \

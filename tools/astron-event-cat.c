@@ -10,11 +10,15 @@
  * digits, floats with the shortest text that reads back to the same double,
  * bin as {"$bin":"<base64>"}, nil as null.  After "@ts" (nanoseconds since
  * the epoch) it adds "@time", the same instant in RFC 3339 UTC with all nine
- * digits.  The mapping is specified in astron-event-cat(1).
+ * digits.
  *
- * It deliberately needs nothing from libastron-event: a consumer of events
- * depends only on the wire format (doc/event-format.md), librdkafka and
- * msgpack-c.
+ * The JSON is libastron-event's own (astron_event_json(3), which specifies
+ * the mapping; astron-event-cat(1) sums it up), the text that
+ * ASTRON_EVENT_SINK writes too, so the tool and the library's local sink
+ * always agree.  Everything else is the tool's: reading a stream and finding
+ * events in it (-f), consuming a topic with librdkafka, the diagnostics.  It
+ * reads any msgpack map, not only the library's, and never starts the
+ * library's pipeline.
  *
  * Exit status: 0 success, 1 a runtime error or undecodable data (reported on
  * stderr with its offset, then skipped), 2 a usage error.
@@ -23,7 +27,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <librdkafka/rdkafka.h>
-#include <math.h>
 #include <msgpack.h>
 #include <pthread.h>
 #include <signal.h>
@@ -35,7 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <astron/version.h>
+#include <astron/json.h>
 
 #define PROG "astron-event-cat"
 #define EXIT_USAGE 2
@@ -105,351 +108,8 @@ static void die_usage(const char *fmt, ...)
 }
 
 /* ------------------------------------------------------------------------
- * JSON output
+ * Events, as the library renders them (astron_event_json)
  * ---------------------------------------------------------------------- */
-
-/* Length of the valid UTF-8 sequence (RFC 3629: no overlong forms, no
- * surrogates, nothing above U+10FFFF) at s, or 0 when there is none. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned c = s[0];
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		unsigned lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
-		return n >= 3 && s[1] >= lo && s[1] <= hi &&
-		       (s[2] & 0xc0) == 0x80 ? 3 : 0;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		unsigned lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-		return n >= 4 && s[1] >= lo && s[1] <= hi &&
-		       (s[2] & 0xc0) == 0x80 && (s[3] & 0xc0) == 0x80 ? 4 : 0;
-	}
-	return 0;
-}
-
-static int utf8_valid(const void *p, size_t n)
-{
-	const unsigned char *s = p;
-	size_t len;
-
-	for (size_t i = 0; i < n; i += len)
-		if ((len = utf8_seq(s + i, n - i)) == 0)
-			return 0;
-	return 1;
-}
-
-/* A JSON string.  Valid UTF-8 passes through; '"', '\\' and the control
- * characters (and DEL, which terminals act on) are escaped; a byte that is
- * not part of valid UTF-8 becomes U+FFFD.  astron-event never sends such a
- * str (it sends bin instead), but other producers might. */
-static void json_str(FILE *f, const char *p, size_t n)
-{
-	const unsigned char *s = (const unsigned char *)p;
-	size_t i = 0;
-
-	putc('"', f);
-	while (i < n) {
-		unsigned c = s[i];
-		size_t len;
-
-		switch (c) {
-		case '"': fputs("\\\"", f); i++; continue;
-		case '\\': fputs("\\\\", f); i++; continue;
-		case '\b': fputs("\\b", f); i++; continue;
-		case '\f': fputs("\\f", f); i++; continue;
-		case '\n': fputs("\\n", f); i++; continue;
-		case '\r': fputs("\\r", f); i++; continue;
-		case '\t': fputs("\\t", f); i++; continue;
-		}
-		if (c < 0x20 || c == 0x7f) {
-			fprintf(f, "\\u%04x", c);
-			i++;
-			continue;
-		}
-		len = utf8_seq(s + i, n - i);
-		if (len == 0) {
-			fputs("\\ufffd", f);
-			i++;
-			continue;
-		}
-		fwrite(s + i, 1, len, f);
-		i += len;
-	}
-	putc('"', f);
-}
-
-static void base64(FILE *f, const void *p, size_t n)
-{
-	static const char tab[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const unsigned char *s = p;
-	size_t i;
-
-	for (i = 0; i + 3 <= n; i += 3) {
-		unsigned v = (unsigned)s[i] << 16 | (unsigned)s[i + 1] << 8 | s[i + 2];
-		putc(tab[v >> 18], f);
-		putc(tab[(v >> 12) & 63], f);
-		putc(tab[(v >> 6) & 63], f);
-		putc(tab[v & 63], f);
-	}
-	if (n - i == 1) {
-		unsigned v = (unsigned)s[i] << 16;
-		fprintf(f, "%c%c==", tab[v >> 18], tab[(v >> 12) & 63]);
-	} else if (n - i == 2) {
-		unsigned v = (unsigned)s[i] << 16 | (unsigned)s[i + 1] << 8;
-		fprintf(f, "%c%c%c=", tab[v >> 18], tab[(v >> 12) & 63],
-			tab[(v >> 6) & 63]);
-	}
-}
-
-/* A float as the shortest decimal that reads back to the same value (at
- * most 17 significant digits for a double, 9 for a float32; "%.17g" always
- * round-trips, shorter forms are tried first), written like Python's repr():
- * plain notation for exponents -4..15, else scientific, and always with a
- * '.' or an exponent so that a JSON reader keeps it a float.  JSON has no
- * NaN or infinity: they are written as the strings "NaN", "Infinity" and
- * "-Infinity". */
-static void json_float(FILE *f, double d, int is_float32)
-{
-	char buf[400];
-	int prec, exp;
-
-	if (isnan(d)) {
-		fputs("\"NaN\"", f);
-		return;
-	}
-	if (isinf(d)) {
-		fputs(d > 0 ? "\"Infinity\"" : "\"-Infinity\"", f);
-		return;
-	}
-	for (prec = 1; prec < (is_float32 ? 9 : 17); prec++) {
-		snprintf(buf, sizeof buf, "%.*e", prec - 1, d);
-		if (is_float32 ? (float)strtod(buf, NULL) == (float)d
-			       : strtod(buf, NULL) == d)
-			break;
-	}
-	snprintf(buf, sizeof buf, "%.*e", prec - 1, d);
-	exp = atoi(strchr(buf, 'e') + 1);
-	if (exp >= -4 && exp < 16) {
-		snprintf(buf, sizeof buf, "%.*f",
-			 prec - 1 - exp > 0 ? prec - 1 - exp : 0, d);
-		if (!strchr(buf, '.'))
-			strcat(buf, ".0");
-	}
-	fputs(buf, f);
-}
-
-/* "@time": nanoseconds since the epoch as RFC 3339 UTC with nine digits.
- * Returns 0 when the instant is outside what gmtime can represent. */
-static int format_time(char *buf, size_t size, int64_t ns)
-{
-	int64_t sec = ns / 1000000000, frac = ns % 1000000000;
-	time_t t;
-	struct tm tm;
-	size_t n;
-
-	if (frac < 0) { /* floor, so that the fraction is positive */
-		frac += 1000000000;
-		sec--;
-	}
-	t = (time_t)sec;
-	if (!gmtime_r(&t, &tm) || tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999)
-		return 0;
-	n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (n == 0)
-		return 0;
-	snprintf(buf + n, size - n, ".%09dZ", (int)frac);
-	return 1;
-}
-
-typedef struct printer {
-	FILE *f;
-	int pretty;
-} printer_t;
-
-static void json_value(const printer_t *pr, const msgpack_object *o, int depth);
-
-static void newline(const printer_t *pr, int depth)
-{
-	if (!pr->pretty)
-		return;
-	putc('\n', pr->f);
-	for (int i = 0; i < depth; i++)
-		fputs("  ", pr->f);
-}
-
-/* A map key: JSON keys are strings, so a key of another type (never sent by
- * astron-event) is written as the string of its compact JSON text. */
-static void json_key(const printer_t *pr, const msgpack_object *k)
-{
-	printer_t compact = {NULL, 0};
-	char *text = NULL;
-	size_t len = 0;
-
-	if (k->type == MSGPACK_OBJECT_STR) {
-		json_str(pr->f, k->via.str.ptr, k->via.str.size);
-	} else if ((compact.f = open_memstream(&text, &len)) != NULL) {
-		json_value(&compact, k, 0);
-		fclose(compact.f);
-		json_str(pr->f, text, len);
-		free(text);
-	} else {
-		fputs("\"?\"", pr->f);
-	}
-	fputs(pr->pretty ? ": " : ":", pr->f);
-}
-
-static void json_map(const printer_t *pr, const msgpack_object_map *m, int depth)
-{
-	if (m->size == 0) {
-		fputs("{}", pr->f);
-		return;
-	}
-	putc('{', pr->f);
-	for (uint32_t i = 0; i < m->size; i++) {
-		if (i)
-			putc(',', pr->f);
-		newline(pr, depth + 1);
-		json_key(pr, &m->ptr[i].key);
-		json_value(pr, &m->ptr[i].val, depth + 1);
-	}
-	newline(pr, depth);
-	putc('}', pr->f);
-}
-
-static void json_array(const printer_t *pr, const msgpack_object_array *a, int depth)
-{
-	if (a->size == 0) {
-		fputs("[]", pr->f);
-		return;
-	}
-	putc('[', pr->f);
-	for (uint32_t i = 0; i < a->size; i++) {
-		if (i)
-			putc(',', pr->f);
-		newline(pr, depth + 1);
-		json_value(pr, &a->ptr[i], depth + 1);
-	}
-	newline(pr, depth);
-	putc(']', pr->f);
-}
-
-/* One msgpack value as JSON; nesting depth is bounded by msgpack-c's
- * unpacker (MSGPACK_EMBED_STACK_SIZE), so the recursion is too. */
-static void json_value(const printer_t *pr, const msgpack_object *o, int depth)
-{
-	FILE *f = pr->f;
-
-	switch (o->type) {
-	case MSGPACK_OBJECT_NIL:
-		fputs("null", f);
-		break;
-	case MSGPACK_OBJECT_BOOLEAN:
-		fputs(o->via.boolean ? "true" : "false", f);
-		break;
-	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		fprintf(f, "%llu", (unsigned long long)o->via.u64);
-		break;
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-		fprintf(f, "%lld", (long long)o->via.i64);
-		break;
-	case MSGPACK_OBJECT_FLOAT32:
-		json_float(f, o->via.f64, 1);
-		break;
-	case MSGPACK_OBJECT_FLOAT64:
-		json_float(f, o->via.f64, 0);
-		break;
-	case MSGPACK_OBJECT_STR:
-		json_str(f, o->via.str.ptr, o->via.str.size);
-		break;
-	case MSGPACK_OBJECT_BIN:
-		fputs(pr->pretty ? "{\"$bin\": \"" : "{\"$bin\":\"", f);
-		base64(f, o->via.bin.ptr, o->via.bin.size);
-		fputs("\"}", f);
-		break;
-	case MSGPACK_OBJECT_EXT:
-		fprintf(f, pr->pretty ? "{\"$ext\": %d, \"$bin\": \""
-				      : "{\"$ext\":%d,\"$bin\":\"",
-			(int)o->via.ext.type);
-		base64(f, o->via.ext.ptr, o->via.ext.size);
-		fputs("\"}", f);
-		break;
-	case MSGPACK_OBJECT_ARRAY:
-		json_array(pr, &o->via.array, depth);
-		break;
-	case MSGPACK_OBJECT_MAP:
-		json_map(pr, &o->via.map, depth);
-		break;
-	default:
-		fputs("null", f);
-		break;
-	}
-}
-
-static int key_is(const msgpack_object *k, const char *s)
-{
-	size_t n = strlen(s);
-	return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
-	       memcmp(k->via.str.ptr, s, n) == 0;
-}
-
-/* One event: a map printed as JSON, with "@key" first when show_key is set
- * (null for a message without a key; bin-shaped when the key is not UTF-8)
- * and "@time" added right after an integer "@ts". */
-static void print_event(const printer_t *pr, const msgpack_object *map,
-			int show_key, const void *key, size_t keylen)
-{
-	const msgpack_object_map *m = &map->via.map;
-	int first = 1;
-
-	putc('{', pr->f);
-	if (show_key) {
-		msgpack_object k = {.type = MSGPACK_OBJECT_NIL};
-
-		if (key && utf8_valid(key, keylen)) {
-			k.type = MSGPACK_OBJECT_STR;
-			k.via.str.ptr = key;
-			k.via.str.size = (uint32_t)keylen;
-		} else if (key) {
-			k.type = MSGPACK_OBJECT_BIN;
-			k.via.bin.ptr = key;
-			k.via.bin.size = (uint32_t)keylen;
-		}
-		newline(pr, 1);
-		fputs(pr->pretty ? "\"@key\": " : "\"@key\":", pr->f);
-		json_value(pr, &k, 1);
-		first = 0;
-	}
-	for (uint32_t i = 0; i < m->size; i++) {
-		const msgpack_object *v = &m->ptr[i].val;
-		char when[64];
-
-		if (!first)
-			putc(',', pr->f);
-		first = 0;
-		newline(pr, 1);
-		json_key(pr, &m->ptr[i].key);
-		json_value(pr, v, 1);
-		if (!key_is(&m->ptr[i].key, "@ts"))
-			continue;
-		if ((v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ||
-		     (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
-		      v->via.u64 <= INT64_MAX)) &&
-		    format_time(when, sizeof when, v->via.i64)) {
-			putc(',', pr->f);
-			newline(pr, 1);
-			fprintf(pr->f, pr->pretty ? "\"@time\": \"%s\"" : "\"@time\":\"%s\"",
-				when);
-		}
-	}
-	if (!first)
-		newline(pr, 0);
-	fputs("}\n", pr->f);
-}
 
 static const char *type_name(msgpack_object_type t)
 {
@@ -467,6 +127,20 @@ static const char *type_name(msgpack_object_type t)
 	case MSGPACK_OBJECT_MAP: return "map";
 	}
 	return "?";
+}
+
+/* Print one event of -f -- value[0..len) is exactly one msgpack map -- on
+ * standard output with `flags` (ASTRON_JSON_*).  Returns 0; 1 after
+ * reporting that memory ran out.  A write error is left in stdout's error
+ * flag, which main() reports once. */
+static int print_event(const void *value, size_t len, int flags)
+{
+	if (astron_event_json(stdout, value, len, NULL, 0, flags) == ASTRON_ENOMEM) {
+		fprintf(stderr, PROG ": out of memory; an event of %zu bytes "
+			"is skipped\n", len);
+		return 1;
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -561,7 +235,7 @@ static void report_bad(const char *name, uint64_t from, uint64_t to, const char 
  * window holds at most one event (MAX_PENDING) beyond what was decoded.
  * Returns the number of bad stretches, or -1 when the input cannot be
  * read. */
-static long decode_file(const char *path, const printer_t *pr)
+static long decode_file(const char *path, int flags)
 {
 	stream_t s = {.fd = 0};
 	msgpack_unpacked up;
@@ -601,7 +275,7 @@ static long decode_file(const char *path, const printer_t *pr)
 			if (in_bad)
 				report_bad(name, bad_from, s.base + s.start, why);
 			in_bad = 0;
-			print_event(pr, &up.data, 0, NULL, 0);
+			bad += print_event(s.buf + s.start, size, flags);
 			s.start += size;
 			continue;
 		}
@@ -752,42 +426,59 @@ static int assign_all(rd_kafka_t *rk, const options_t *o, int32_t **ids)
 	return n;
 }
 
-/* Print one message; 0 when it was an event, 1 when it was undecodable. */
-static int print_message(const printer_t *pr, const options_t *o,
-			 const rd_kafka_message_t *m)
+/* Why a Kafka message value is not exactly one msgpack map (buf holds the
+ * words when they need formatting). */
+static const char *why_not_event(const void *value, size_t len, char *buf,
+				 size_t size)
 {
 	msgpack_unpacked up;
 	size_t off = 0;
 	msgpack_unpack_return r;
-	const char *why = NULL;
-	char buf[64];
+	const char *why = "not an event";
 
 	msgpack_unpacked_init(&up);
-	r = msgpack_unpack_next(&up, m->payload, m->len, &off);
+	r = msgpack_unpack_next(&up, value, len, &off);
 	if (r == MSGPACK_UNPACK_CONTINUE)
-		why = m->len ? "truncated event" : "empty value";
+		why = len ? "truncated event" : "empty value";
 	else if (r != MSGPACK_UNPACK_SUCCESS)
 		why = "not msgpack";
 	else if (up.data.type != MSGPACK_OBJECT_MAP) {
-		snprintf(buf, sizeof buf, "not a msgpack map (%s)",
-			 type_name(up.data.type));
+		snprintf(buf, size, "not a msgpack map (%s)", type_name(up.data.type));
 		why = buf;
-	} else if (off != m->len) {
-		snprintf(buf, sizeof buf, "%zu bytes after the map", m->len - off);
+	} else if (off != len) {
+		snprintf(buf, size, "%zu bytes after the map", len - off);
 		why = buf;
 	}
-	if (why)
-		fprintf(stderr, PROG ": %s partition %d offset %lld: %s; skipped\n",
-			o->topic, (int)m->partition, (long long)m->offset, why);
-	else
-		print_event(pr, &up.data, o->show_key, m->key, m->key_len);
 	msgpack_unpacked_destroy(&up);
-	return why != NULL;
+	return why;
+}
+
+/* Print one message; 0 when it was an event, 1 when it was undecodable
+ * (reported) or could not be printed. */
+static int print_message(const options_t *o, int flags, const rd_kafka_message_t *m)
+{
+	char buf[64];
+	int rc;
+
+	rc = astron_event_json(stdout, m->payload, m->len, m->key, m->key_len,
+			       flags | (o->show_key ? ASTRON_JSON_KEY : 0));
+	if (rc == ASTRON_EINVAL) {
+		fprintf(stderr, PROG ": %s partition %d offset %lld: %s; skipped\n",
+			o->topic, (int)m->partition, (long long)m->offset,
+			why_not_event(m->payload, m->len, buf, sizeof buf));
+		return 1;
+	}
+	if (rc == ASTRON_ENOMEM) {
+		fprintf(stderr, PROG ": %s partition %d offset %lld: out of memory; "
+			"skipped\n", o->topic, (int)m->partition, (long long)m->offset);
+		return 1;
+	}
+	return 0;
 }
 
 /* Consume the topic and print its events until interrupted, or with -e
  * until every partition has reported its end.  Returns the exit status. */
-static int consume(const options_t *o, const printer_t *pr)
+static int consume(const options_t *o, int flags)
 {
 	rd_kafka_t *rk = new_consumer(o);
 	int32_t *ids = NULL;
@@ -837,7 +528,7 @@ static int consume(const options_t *o, const printer_t *pr)
 				at_end[i] = 0;
 				ended--;
 			}
-			if (print_message(pr, o, m))
+			if (print_message(o, flags, m))
 				status = 1;
 		}
 		rd_kafka_message_destroy(m);
@@ -974,12 +665,12 @@ static void parse_options(int argc, char **argv, options_t *o)
 int main(int argc, char **argv)
 {
 	options_t o;
-	printer_t pr = {stdout, 0};
+	int flags;
 	struct sigaction sa;
 	int status;
 
 	parse_options(argc, argv, &o);
-	pr.pretty = o.pretty;
+	flags = o.pretty ? ASTRON_JSON_PRETTY : 0;
 
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
@@ -987,10 +678,10 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 
 	if (o.file) {
-		long bad = decode_file(o.file, &pr);
+		long bad = decode_file(o.file, flags);
 		status = bad != 0;
 	} else {
-		status = consume(&o, &pr);
+		status = consume(&o, flags);
 	}
 	free(o.props);
 	if (fflush(stdout) != 0 || ferror(stdout)) {

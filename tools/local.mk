@@ -1,9 +1,15 @@
-# tools/: astron-event-cat, the companion that prints events as JSON, and
-# the tests of what a user touches (the tool, the examples, the install).
+# tools/: astron-event-cat, the companion that prints events as JSON (with
+# the library's astron_event_json), and the tests of what a user touches
+# (the tool, the examples, the install).
 bin_PROGRAMS += tools/astron-event-cat
 tools_astron_event_cat_SOURCES = tools/astron-event-cat.c
 tools_astron_event_cat_CFLAGS = $(AM_CFLAGS) $(RDKAFKA_CFLAGS) $(MSGPACK_CFLAGS)
-tools_astron_event_cat_LDADD = $(RDKAFKA_LIBS) $(MSGPACK_LIBS) $(PTHREAD_LIBS) -lm
+tools_astron_event_cat_LDADD = lib/libastron-event.la $(RDKAFKA_LIBS) \
+	$(MSGPACK_LIBS) $(PTHREAD_LIBS)
+# The library is linked in statically: the installed tool then runs before
+# ldconfig has seen libastron-event.so (or from a DESTDIR), and its JSON is
+# always that of the library it was built with.
+tools_astron_event_cat_LDFLAGS = $(AM_LDFLAGS) -static
 
 EXTRA_DIST += tools/setup tools/run-tests
 

@@ -6,10 +6,11 @@
  *
  * The calling thread encodes the fields as msgpack into its own lock-free ring
  * and returns; a background flusher thread hands the events to the Kafka
- * producer service (<astron/kafka.h>).  The library configures itself from the
- * environment the first time it is needed (see astron-event(7)):
- * KAFKA_ENABLE, KAFKA_SERVERS, KAFKA_TIMEOUT, ASTRON_RDKAFKA_<PROPERTY> and
- * ASTRON_EVENT_*.  When KAFKA_ENABLE is off every ASTRON_EVENT costs one
+ * producer service (<astron/kafka.h>), or with ASTRON_EVENT_SINK to a local
+ * file or stream as JSON lines (<astron/json.h>) or msgpack.  The library
+ * configures itself from the environment the first time it is needed (see
+ * astron-event(7)): KAFKA_ENABLE, KAFKA_SERVERS, KAFKA_TIMEOUT,
+ * ASTRON_RDKAFKA_<PROPERTY> and ASTRON_EVENT_*.  When KAFKA_ENABLE is off every ASTRON_EVENT costs one
  * predictable branch and its arguments are not evaluated.
  *
  * The format is a sequence of space-separated pairs, `key=%conv` or
@@ -54,6 +55,7 @@ extern "C" {
 #define ASTRON_EKAFKA (-6)	/* librdkafka reported an error */
 #define ASTRON_ESHUTDOWN (-7)	/* the pipeline was shut down */
 #define ASTRON_EQUEUEFULL (-8)	/* the producer queue stayed full */
+#define ASTRON_EIO (-9)		/* writing failed (errno says why) */
 
 ASTRON_EXTERN const char *astron_strerror(int err);
 
@@ -124,8 +126,10 @@ ASTRON_EXTERN int astron_event_shutdown(int timeout_ms);
 typedef struct astron_event_stats {
 	uint64_t emitted;	/* accepted into a ring */
 	uint64_t dropped;	/* refused: ring full, not configured, shut down */
-	uint64_t delivered;	/* acknowledged by Kafka */
-	uint64_t failed;	/* given up: delivery error, timeout, shutdown */
+	uint64_t delivered;	/* acknowledged by Kafka (or written by the
+				   ASTRON_EVENT_SINK) */
+	uint64_t failed;	/* given up: delivery or write error, timeout,
+				   shutdown */
 	uint64_t format_errors; /* events recorded with an "@error" field */
 	uint64_t truncated;	/* events whose strings were cut to fit */
 	uint64_t threads;	/* rings (emitting threads) alive now */
@@ -144,8 +148,9 @@ ASTRON_EXTERN int astron_event_enabled(void);
 /* The bootstrap servers the pipeline produces to: KAFKA_SERVERS, or the
  * loopback address of the embedded mock cluster when KAFKA_SERVERS=mock[:N].
  * Starts the pipeline if needed and waits (at most timeout_ms) for the mock
- * cluster to exist.  NULL when disabled, not configured, or on timeout.  The
- * string stays valid until shutdown. */
+ * cluster to exist.  NULL when disabled, not configured, writing to an
+ * ASTRON_EVENT_SINK instead of Kafka, or on timeout.  The string stays valid
+ * until shutdown. */
 ASTRON_EXTERN const char *astron_event_servers(int timeout_ms);
 
 /* ------------------------------------------------------------------------
@@ -170,5 +175,6 @@ ASTRON_EXTERN void astron_event_set_log_cb(astron_log_cb cb, void *opaque);
 #endif
 
 #include <astron/kafka.h>
+#include <astron/json.h>
 
 #endif /* ASTRON_EVENT_H */

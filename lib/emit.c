@@ -30,6 +30,12 @@ emit_slow(astron_site_t *site, astron_ring_t **r, const astron_site_plan_t **sp)
 {
 	const astron_config_t *cfg = astron_config();
 
+	/* Every thread's first call passes here.  Acquire pairs with the
+	 * release of the gate in astron_event_open_(): what was set up before
+	 * the gate opened (the clock, the pipeline) is visible to this thread
+	 * from now on, even though the macro only loads the gate relaxed. */
+	(void)__atomic_load_n(&astron_event_gate_, __ATOMIC_ACQUIRE);
+
 	/* Not accepting (not configured, shut down): count the drop without
 	 * giving this thread a ring it would never use. */
 	if (!*r && !astron_pipeline_accepting())

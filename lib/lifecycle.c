@@ -131,9 +131,9 @@ ASTRON_EXTERN int astron_event_open_(void)
 			__atomic_store_n(&astron_pipe.accepting, 0, __ATOMIC_RELAXED);
 	}
 out:
-	/* Release pairs with nothing in particular: the macro reads the gate
-	 * without ordering; everything it then uses is initialized under
-	 * open_lock or by its own acquire (site plans, rings). */
+	/* Release pairs with the acquire load in emit.c's emit_slow(), which
+	 * every thread's first event passes through: the clock and pipeline
+	 * set up above are visible to it.  The macro itself loads relaxed. */
 	__atomic_store_n(&astron_event_gate_, gate, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&open_lock);
 	return gate;

@@ -364,14 +364,19 @@ Test(hostile, many_bad_sites_are_rate_limited, .timeout = 60)
 {
 	astron_event_stats_t st;
 	unsigned long suppressed = 0;
-	int passed, line;
+	int passed, line, allowed;
+	int64_t t0;
 	const char *p = NULL;
 
 	setup_mock();
 	setenv("ASTRON_EVENT_LOG_RATE", "5", 1);
 	capture();
 	cr_assert_not_null(astron_event_servers(10000));
+	t0 = test_now_ms();
 	thousand_bad_sites();
+	/* The bucket holds 5 and refills 5 per second: a slow run (say under
+	 * a sanitizer) may legitimately pass a few more. */
+	allowed = 5 + (int)((test_now_ms() - t0) * 5 / 1000) + 1;
 	passed = log_count("novalue", NULL);
 	cr_assert_eq(astron_event_flush(10000), 0);
 	st = stats(); /* format_errors is counted as the flusher sends */
@@ -379,7 +384,8 @@ Test(hostile, many_bad_sites_are_rate_limited, .timeout = 60)
 	cr_expect_eq(st.format_errors, 1000);
 	cr_log_info("1000 bad sites: %d diagnostics passed; emitted %llu format_errors %llu dropped %llu", passed, (unsigned long long)st.emitted, (unsigned long long)st.format_errors, (unsigned long long)st.dropped);
 	cr_expect_geq(passed, 1);
-	cr_expect_leq(passed, 5, "%d diagnostics passed a rate of 5/s", passed);
+	cr_expect_leq(passed, allowed, "%d diagnostics passed a rate of 5/s "
+		      "(at most %d in this run's time)", passed, allowed);
 
 	/* A second later the bucket has tokens again: the next diagnostic
 	 * says how many were suppressed. */

@@ -193,6 +193,8 @@ ASTRON_EXTERN int astron_kafka_service_send_keyed(
 	size_t keylen, const void *value, size_t len,
 	astron_kafka_delivery_cb cb, void *opaque, int timeout_ms)
 {
+	int rc;
+
 	if (!astron_config()->enabled)
 		return ASTRON_EDISABLED;
 	if (!svc || !svc->rk || (!value && len) || (!key && keylen)) {
@@ -206,8 +208,10 @@ ASTRON_EXTERN int astron_kafka_service_send_keyed(
 			   astron_topic_problem(topic));
 		return ASTRON_EINVAL;
 	}
-	return astron_kafka_service_produce(svc, topic, key, keylen, value, len,
-					    cb, opaque, timeout_ms);
+	rc = astron_kafka_service_produce(svc, topic, key, keylen, value, len,
+					  cb, opaque, timeout_ms);
+	rd_kafka_poll(svc->rk, 0); /* the seed's send(): produce, then poll */
+	return rc;
 }
 
 int astron_kafka_service_produce(astron_kafka_service_t *svc, const char *topic,
@@ -216,7 +220,7 @@ int astron_kafka_service_produce(astron_kafka_service_t *svc, const char *topic,
 				 astron_kafka_delivery_cb cb, void *opaque,
 				 int timeout_ms)
 {
-	int64_t deadline = mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	int64_t deadline = -1; /* read the clock only once the queue is full */
 	delivery_t *d = NULL;
 	rd_kafka_resp_err_t err;
 
@@ -237,13 +241,14 @@ int astron_kafka_service_produce(astron_kafka_service_t *svc, const char *topic,
 					RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
 		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
 			break;
+		if (deadline < 0)
+			deadline = mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 		left = deadline - mono_ms();
 		if (left <= 0)
 			break;
 		/* Serving reports is what frees room in the queue. */
 		rd_kafka_poll(svc->rk, left < 10 ? (int)left : 10);
 	}
-	rd_kafka_poll(svc->rk, 0);
 	if (err) {
 		free(d);
 		/* A full queue is back-pressure, not a fault: the caller

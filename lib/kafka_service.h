@@ -35,8 +35,10 @@ void astron_kafka_service_on_error(rd_kafka_t *rk, int err, const char *reason,
 void astron_kafka_service_on_log(const rd_kafka_t *rk, int level,
 				 const char *fac, const char *buf);
 
-/* send_keyed without argument checks, for callers that validated them once
- * (the flusher: topics are checked per call site). */
+/* send_keyed without argument checks and without serving reports, for a
+ * caller that validated its arguments once and polls on its own schedule
+ * (the flusher: topics are checked per call site, reports served once per
+ * drain). */
 int astron_kafka_service_produce(astron_kafka_service_t *svc, const char *topic,
 				 const void *key, size_t keylen,
 				 const void *value, size_t len,

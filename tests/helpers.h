@@ -1,6 +1,10 @@
 /*
  * helpers.h - shared by the Criterion suites: read events back from Kafka
- * with a real librdkafka consumer and look fields up in decoded maps.
+ * with a real librdkafka consumer, look fields up in decoded maps, and
+ * capture the library's diagnostics (astron_event_set_log_cb).
+ *
+ * Everything is static inline (state lives in function-local statics), so a
+ * suite that uses only part of it compiles without unused warnings.
  */
 #ifndef ASTRON_TEST_HELPERS_H
 #define ASTRON_TEST_HELPERS_H
@@ -8,11 +12,15 @@
 #include <criterion/criterion.h>
 #include <librdkafka/rdkafka.h>
 #include <msgpack.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <astron/event.h>
 
 typedef struct test_msg {
 	char *key; /* NUL-terminated copy, NULL when the message had none */
@@ -197,6 +205,185 @@ static inline void test_str_eq(const msgpack_object *map, const char *key,
 	cr_assert(memcmp(o->via.str.ptr, want, o->via.str.size) == 0,
 		  "field %s: got \"%.*s\", want \"%s\"", key,
 		  (int)o->via.str.size, o->via.str.ptr, want);
+}
+
+/* The fields of an event from the emit_worker of test_e2e_mock and
+ * test_kafka, "t=%d i=%llu s=%s f=%f neg=%lld kind=keyed|plain" (keyed for
+ * odd i): thread t's i-th call, made at file:line in emit_worker on thread
+ * tid of this process, stamped between t0 and t1 (wall clock ns) give or
+ * take 50 ms.  @seq, @tseq and the key are left to the caller. */
+static inline void test_check_worker_event(const msgpack_object *m, int t,
+					   uint64_t i, const char *file,
+					   int line, int tid, int64_t t0,
+					   int64_t t1)
+{
+	char text[32];
+
+	snprintf(text, sizeof text, "t%d-%llu", t, (unsigned long long)i);
+	test_str_eq(m, "s", text);
+	cr_assert_float_eq(test_double(m, "f"), i * 0.5, 1e-12);
+	cr_assert_eq(test_int(m, "neg"), -(int64_t)i);
+	test_str_eq(m, "kind", i % 2 ? "keyed" : "plain");
+
+	/* Metadata. */
+	cr_assert_eq(test_int(m, "@v"), 1);
+	cr_assert(test_int(m, "@ts") >= t0 - 50000000 &&
+		  test_int(m, "@ts") <= t1 + 50000000,
+		  "@ts %lld outside [%lld, %lld]",
+		  (long long)test_int(m, "@ts"), (long long)t0, (long long)t1);
+	test_str_eq(m, "@file", file);
+	cr_assert_eq(test_int(m, "@line"), line);
+	test_str_eq(m, "@func", "emit_worker");
+	cr_assert_eq(test_int(m, "@pid"), getpid());
+	cr_assert_eq(test_int(m, "@tid"), tid);
+}
+
+/* ------------------------------------------------------------------------
+ * Diagnostics: test_log_capture() installs a log callback that keeps every
+ * line the library logs (from any thread, librdkafka's included) with its
+ * level; the rest reads them back.  Criterion runs each test in its own
+ * process, so each test starts with an empty capture.
+ * ---------------------------------------------------------------------- */
+
+#define TEST_LOG_KEEP 8192 /* lines kept; test_log_n() counts them all */
+
+typedef struct test_log {
+	pthread_mutex_t lock;
+	int n;			   /* lines logged, kept or not */
+	int level[TEST_LOG_KEEP];
+	char *line[TEST_LOG_KEEP]; /* copies of the first TEST_LOG_KEEP */
+} test_log_t;
+
+static inline test_log_t *test_log(void)
+{
+	static test_log_t state = {PTHREAD_MUTEX_INITIALIZER, 0, {0}, {0}};
+	return &state;
+}
+
+/* Lines kept: call with the lock held. */
+static inline int test_log_kept(const test_log_t *l)
+{
+	return l->n < TEST_LOG_KEEP ? l->n : TEST_LOG_KEEP;
+}
+
+static inline void test_log_cb(int level, const char *msg, void *opaque)
+{
+	test_log_t *l = test_log();
+
+	(void)opaque;
+	pthread_mutex_lock(&l->lock);
+	if (l->n < TEST_LOG_KEEP) {
+		l->level[l->n] = level;
+		l->line[l->n] = strdup(msg);
+	}
+	l->n++;
+	pthread_mutex_unlock(&l->lock);
+}
+
+/* Forget what was captured so far. */
+static inline void test_log_reset(void)
+{
+	test_log_t *l = test_log();
+
+	pthread_mutex_lock(&l->lock);
+	for (int i = 0; i < test_log_kept(l); i++) {
+		free(l->line[i]);
+		l->line[i] = NULL;
+	}
+	l->n = 0;
+	pthread_mutex_unlock(&l->lock);
+}
+
+/* Start capturing, from an empty capture. */
+static inline void test_log_capture(void)
+{
+	test_log_reset();
+	astron_event_set_log_cb(test_log_cb, NULL);
+}
+
+/* How many lines were logged. */
+static inline int test_log_n(void)
+{
+	test_log_t *l = test_log();
+	int n;
+
+	pthread_mutex_lock(&l->lock);
+	n = l->n;
+	pthread_mutex_unlock(&l->lock);
+	return n;
+}
+
+/* Line i (from 0), "" when there is no such line kept. */
+static inline const char *test_log_line(int i)
+{
+	test_log_t *l = test_log();
+	const char *s = NULL;
+
+	pthread_mutex_lock(&l->lock);
+	if (i >= 0 && i < test_log_kept(l))
+		s = l->line[i];
+	pthread_mutex_unlock(&l->lock);
+	return s ? s : "";
+}
+
+/* Lines that contain s and are at `level` (any level when level <= 0). */
+static inline int test_log_count_level(const char *s, int level)
+{
+	test_log_t *l = test_log();
+	int hits = 0;
+
+	pthread_mutex_lock(&l->lock);
+	for (int i = 0; i < test_log_kept(l); i++)
+		if (l->line[i] && strstr(l->line[i], s) &&
+		    (level <= 0 || l->level[i] == level))
+			hits++;
+	pthread_mutex_unlock(&l->lock);
+	return hits;
+}
+
+/* Lines that contain both a and b (b may be NULL). */
+static inline int test_log_count(const char *a, const char *b)
+{
+	test_log_t *l = test_log();
+	int hits = 0;
+
+	pthread_mutex_lock(&l->lock);
+	for (int i = 0; i < test_log_kept(l); i++)
+		if (l->line[i] && strstr(l->line[i], a) &&
+		    (!b || strstr(l->line[i], b)))
+			hits++;
+	pthread_mutex_unlock(&l->lock);
+	return hits;
+}
+
+/* Every kept line as "[level] line\n", for failure messages (static
+ * buffer, cut at 16 KiB). */
+static inline const char *test_log_text(void)
+{
+	static char buf[16384];
+	test_log_t *l = test_log();
+	size_t off = 0;
+
+	buf[0] = '\0';
+	pthread_mutex_lock(&l->lock);
+	for (int i = 0; i < test_log_kept(l) && off < sizeof buf - 1; i++)
+		off += (size_t)snprintf(buf + off, sizeof buf - off, "[%d] %s\n",
+					l->level[i],
+					l->line[i] ? l->line[i] : "");
+	pthread_mutex_unlock(&l->lock);
+	return buf;
+}
+
+/* Every kept line into the test's log (cr_log_info). */
+static inline void test_log_dump(void)
+{
+	test_log_t *l = test_log();
+
+	pthread_mutex_lock(&l->lock);
+	for (int i = 0; i < test_log_kept(l); i++)
+		cr_log_info("log[%d]: %s", l->level[i],
+			    l->line[i] ? l->line[i] : "");
+	pthread_mutex_unlock(&l->lock);
 }
 
 #endif /* ASTRON_TEST_HELPERS_H */

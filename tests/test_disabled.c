@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "astron/event.h"
+#include "helpers.h"
 
 /* ------------------------------------------------------------ probes */
 
@@ -93,31 +94,6 @@ static int count_lines(const char *s)
 	return n;
 }
 
-/* Log callback capture. */
-static struct {
-	pthread_mutex_t lock;
-	int n;
-	char first[640];
-} cb_logs = {PTHREAD_MUTEX_INITIALIZER, 0, ""};
-
-static void capture(int level, const char *msg, void *opaque)
-{
-	(void)level;
-	(void)opaque;
-	pthread_mutex_lock(&cb_logs.lock);
-	if (cb_logs.n++ == 0)
-		snprintf(cb_logs.first, sizeof cb_logs.first, "%s", msg);
-	pthread_mutex_unlock(&cb_logs.lock);
-}
-
-static int ncb(void)
-{
-	pthread_mutex_lock(&cb_logs.lock);
-	int n = cb_logs.n;
-	pthread_mutex_unlock(&cb_logs.lock);
-	return n;
-}
-
 static void clear_env(void)
 {
 	unsetenv("KAFKA_ENABLE");
@@ -179,7 +155,7 @@ ParameterizedTest(struct disabled_case *c, disabled, costs_and_says_nothing)
 		setenv("ASTRON_EVENT_LOG_RATE", "-1", 1);
 	}
 	if (c->with_cb)
-		astron_event_set_log_cb(capture, NULL);
+		test_log_capture();
 	threads_before = count_threads();
 	stderr_begin();
 
@@ -205,8 +181,8 @@ ParameterizedTest(struct disabled_case *c, disabled, costs_and_says_nothing)
 	cr_assert_eq(effects(), 0, "%d argument expressions were evaluated",
 		     effects());
 	cr_assert_str_empty(printed, "disabled library printed:\n%s", printed);
-	cr_assert_eq(ncb(), 0, "%d log messages, first: %s", ncb(),
-		     cb_logs.first);
+	cr_assert_eq(test_log_n(), 0, "%d log messages, first: %s", test_log_n(),
+		     test_log_line(0));
 	cr_assert_eq(count_threads(), threads_before, "a thread was started");
 	cr_assert_eq(memcmp(&st, &zero, sizeof st), 0,
 		     "stats not all zero: emitted %llu dropped %llu threads "
@@ -234,7 +210,7 @@ Test(disabled, threads_emitting_start_nothing)
 	int before;
 
 	clear_env();
-	astron_event_set_log_cb(capture, NULL);
+	test_log_capture();
 	before = count_threads();
 	for (int i = 0; i < 4; i++)
 		cr_assert_eq(pthread_create(&t[i], NULL, emit_thread, NULL), 0);
@@ -246,7 +222,7 @@ Test(disabled, threads_emitting_start_nothing)
 	cr_assert_eq(st.threads, 0, "a ring was allocated");
 	cr_assert_eq(st.ring_bytes, 0);
 	cr_assert_eq(st.dropped, 0, "disabled calls are not counted");
-	cr_assert_eq(ncb(), 0);
+	cr_assert_eq(test_log_n(), 0);
 }
 
 /* ------------------------------------- enabled without KAFKA_SERVERS */
@@ -263,7 +239,7 @@ Test(no_servers, one_diagnostic_and_every_event_dropped)
 	int before, after;
 
 	enabled_without_servers();
-	astron_event_set_log_cb(capture, NULL);
+	test_log_capture();
 	before = count_threads();
 
 	emit_rounds(1000);
@@ -271,10 +247,11 @@ Test(no_servers, one_diagnostic_and_every_event_dropped)
 	emit_rounds(1000);
 	after = count_threads();
 
-	cr_assert_eq(ncb(), 1, "want exactly one diagnostic, got %d (first: %s)",
-		     ncb(), cb_logs.first);
-	cr_assert(strstr(cb_logs.first, "KAFKA_SERVERS"), "diagnostic: %s",
-		  cb_logs.first);
+	cr_assert_eq(test_log_n(), 1,
+		     "want exactly one diagnostic, got %d (first: %s)",
+		     test_log_n(), test_log_line(0));
+	cr_assert(strstr(test_log_line(0), "KAFKA_SERVERS"), "diagnostic: %s",
+		  test_log_line(0));
 	cr_assert_eq(effects(), 2 * 1000 * 5, "enabled: arguments evaluated");
 	cr_assert_eq(astron_event_stats(&st), 0);
 	cr_assert_eq(st.emitted, 0);
@@ -293,8 +270,8 @@ Test(no_servers, one_diagnostic_and_every_event_dropped)
 	cr_assert_eq(astron_event_stats(&st), 0);
 	cr_assert_eq(st.dropped, 2 * 1000 * 3 + 30, "dropped after shutdown");
 	cr_assert_eq(st.emitted + st.delivered + st.failed, 0);
-	cr_assert_eq(ncb(), 1, "later calls repeat nothing (first: %s)",
-		     cb_logs.first);
+	cr_assert_eq(test_log_n(), 1, "later calls repeat nothing (first: %s)",
+		     test_log_line(0));
 }
 
 Test(no_servers, default_log_writes_one_line_to_stderr)
@@ -324,10 +301,10 @@ Test(no_servers, empty_servers_is_missing)
 
 	enabled_without_servers();
 	setenv("KAFKA_SERVERS", "", 1);
-	astron_event_set_log_cb(capture, NULL);
+	test_log_capture();
 	emit_rounds(10);
-	cr_assert_eq(ncb(), 1, "first: %s", cb_logs.first);
-	cr_assert(strstr(cb_logs.first, "KAFKA_SERVERS"), "%s", cb_logs.first);
+	cr_assert_eq(test_log_n(), 1, "first: %s", test_log_line(0));
+	cr_assert(strstr(test_log_line(0), "KAFKA_SERVERS"), "%s", test_log_line(0));
 	cr_assert_eq(astron_event_stats(&st), 0);
 	cr_assert_eq(st.dropped, 30);
 	cr_assert_eq(st.emitted, 0);
@@ -352,7 +329,7 @@ Test(no_servers, concurrent_first_calls_one_diagnostic)
 	astron_event_stats_t st;
 
 	enabled_without_servers();
-	astron_event_set_log_cb(capture, NULL);
+	test_log_capture();
 	pthread_barrier_init(&start_line, NULL, N);
 	for (int i = 0; i < N; i++)
 		cr_assert_eq(pthread_create(&t[i], NULL, race_first_call, NULL), 0);
@@ -360,8 +337,9 @@ Test(no_servers, concurrent_first_calls_one_diagnostic)
 		pthread_join(t[i], NULL);
 	pthread_barrier_destroy(&start_line);
 
-	cr_assert_eq(ncb(), 1, "%d diagnostics, first: %s", ncb(), cb_logs.first);
-	cr_assert(strstr(cb_logs.first, "KAFKA_SERVERS"), "%s", cb_logs.first);
+	cr_assert_eq(test_log_n(), 1, "%d diagnostics, first: %s", test_log_n(),
+		     test_log_line(0));
+	cr_assert(strstr(test_log_line(0), "KAFKA_SERVERS"), "%s", test_log_line(0));
 	cr_assert_eq(astron_event_stats(&st), 0);
 	cr_assert_eq(st.emitted, 0);
 	cr_assert_eq(st.dropped, (uint64_t)N * 2000 * 3, "dropped %llu",

@@ -98,7 +98,7 @@ Test(e2e_mock, threads_deliver_every_field, .timeout = 120)
 		const msgpack_object *m = &msgs[k].up.data;
 		int t, line;
 		uint64_t i, seq, tseq;
-		char text[32], key[16];
+		char key[16];
 
 		cr_assert(msgs[k].decoded, "message %zu is not one msgpack object", k);
 		cr_assert_eq(m->type, MSGPACK_OBJECT_MAP);
@@ -108,24 +108,9 @@ Test(e2e_mock, threads_deliver_every_field, .timeout = 120)
 		i = test_uint(m, "i");
 		cr_assert_lt(i, PER_THREAD);
 
-		snprintf(text, sizeof text, "t%d-%llu", t, (unsigned long long)i);
-		test_str_eq(m, "s", text);
-		cr_assert_float_eq(test_double(m, "f"), i * 0.5, 1e-12);
-		cr_assert_eq(test_int(m, "neg"), -(int64_t)i);
-		test_str_eq(m, "kind", i % 2 ? "keyed" : "plain");
-
-		/* Metadata. */
-		cr_assert_eq(test_int(m, "@v"), 1);
-		cr_assert(test_int(m, "@ts") >= t0 - 50000000 &&
-			  test_int(m, "@ts") <= t1 + 50000000,
-			  "@ts %lld outside [%lld, %lld]",
-			  (long long)test_int(m, "@ts"), (long long)t0, (long long)t1);
-		test_str_eq(m, "@file", __FILE__);
 		line = i % 2 ? w[t].line_keyed : w[t].line_plain;
-		cr_assert_eq(test_int(m, "@line"), line);
-		test_str_eq(m, "@func", "emit_worker");
-		cr_assert_eq(test_int(m, "@pid"), getpid());
-		cr_assert_eq(test_int(m, "@tid"), w[t].tid);
+		test_check_worker_event(m, t, i, __FILE__, line, w[t].tid, t0, t1);
+
 		seq = test_uint(m, "@seq");
 		cr_assert(seq >= 1 && seq <= TOTAL);
 		cr_assert_eq(seen[seq], 0, "@seq %llu twice", (unsigned long long)seq);

@@ -10,7 +10,6 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,71 +18,6 @@
 #include "../lib/config.h" /* not the autoconf config.h at the top */
 #include "helpers.h"
 #include "kafka_service.h"
-
-/* ------------------------------------------------------ log capture */
-
-#define MAX_LINES 256
-
-static struct {
-	pthread_mutex_t lock;
-	int n;
-	int level[MAX_LINES];
-	char line[MAX_LINES][640];
-} logs = {PTHREAD_MUTEX_INITIALIZER, 0, {0}, {{0}}};
-
-/* Called from any thread (librdkafka's included). */
-static void capture(int level, const char *msg, void *opaque)
-{
-	(void)opaque;
-	pthread_mutex_lock(&logs.lock);
-	if (logs.n < MAX_LINES) {
-		logs.level[logs.n] = level;
-		snprintf(logs.line[logs.n], sizeof logs.line[0], "%s", msg);
-	}
-	logs.n++;
-	pthread_mutex_unlock(&logs.lock);
-}
-
-static int nlogs(void)
-{
-	pthread_mutex_lock(&logs.lock);
-	int n = logs.n;
-	pthread_mutex_unlock(&logs.lock);
-	return n;
-}
-
-/* Captured lines that contain `s` (and are at `level`, when level > 0). */
-static int logs_with(const char *s, int level)
-{
-	int hits = 0;
-
-	pthread_mutex_lock(&logs.lock);
-	for (int i = 0; i < logs.n && i < MAX_LINES; i++)
-		if (strstr(logs.line[i], s) && (level <= 0 || logs.level[i] == level))
-			hits++;
-	pthread_mutex_unlock(&logs.lock);
-	return hits;
-}
-
-/* Every captured line, for failure messages. */
-static const char *all_logs(void)
-{
-	static char buf[4096];
-	size_t off = 0;
-
-	buf[0] = '\0';
-	pthread_mutex_lock(&logs.lock);
-	for (int i = 0; i < logs.n && i < MAX_LINES && off < sizeof buf - 1; i++)
-		off += (size_t)snprintf(buf + off, sizeof buf - off, "[%d] %s\n",
-					logs.level[i], logs.line[i]);
-	pthread_mutex_unlock(&logs.lock);
-	return buf;
-}
-
-static void capture_logs(void)
-{
-	astron_event_set_log_cb(capture, NULL);
-}
 
 extern char **environ;
 
@@ -115,7 +49,7 @@ static void enable(void)
 {
 	clear_env();
 	setenv("KAFKA_ENABLE", "1", 1);
-	capture_logs();
+	test_log_capture();
 }
 
 /* Read the environment now (after the test's setenv calls).  The factory
@@ -166,7 +100,7 @@ ParameterizedTestParameters(env, kafka_enable_spellings)
 ParameterizedTest(struct bool_case *c, env, kafka_enable_spellings)
 {
 	clear_env();
-	capture_logs();
+	test_log_capture();
 	if (!c->unset)
 		setenv("KAFKA_ENABLE", c->value, 1);
 
@@ -177,7 +111,7 @@ ParameterizedTest(struct bool_case *c, env, kafka_enable_spellings)
 	/* Disabled: flush says so.  Enabled with nothing emitted: nothing
 	 * to wait for. */
 	cr_assert_eq(astron_event_flush(0), c->want ? 0 : ASTRON_EDISABLED);
-	cr_assert_eq(nlogs(), 0, "unexpected diagnostics:\n%s", all_logs());
+	cr_assert_eq(test_log_n(), 0, "unexpected diagnostics:\n%s", test_log_text());
 }
 
 /* ---------------------------------------------------------- parsers */
@@ -316,15 +250,16 @@ ParameterizedTest(struct str_case *c, env, kafka_timeout_bad)
 	cr_assert_eq(astron_config()->timeout_ms, 10000,
 		     "KAFKA_TIMEOUT=\"%s\": timeout %d ms, want the default",
 		     c->value, astron_config()->timeout_ms);
-	cr_assert_eq(nlogs(), 1, "want one diagnostic, got:\n%s", all_logs());
-	cr_assert_eq(logs_with("KAFKA_TIMEOUT", ASTRON_LOG_ERROR), 1,
-		     "the error names KAFKA_TIMEOUT:\n%s", all_logs());
+	cr_assert_eq(test_log_n(), 1, "want one diagnostic, got:\n%s", test_log_text());
+	cr_assert_eq(test_log_count_level("KAFKA_TIMEOUT", ASTRON_LOG_ERROR), 1,
+		     "the error names KAFKA_TIMEOUT:\n%s", test_log_text());
 	if (c->value[0])
-		cr_assert_eq(logs_with(c->value, 0), 1, "the error quotes the "
-			     "bad value:\n%s", all_logs());
+		cr_assert_eq(test_log_count_level(c->value, 0), 1,
+			     "the error quotes the bad value:\n%s",
+			     test_log_text());
 	/* Read once: asking again does not repeat the diagnostic. */
 	cr_assert_eq(astron_config()->timeout_ms, 10000);
-	cr_assert_eq(nlogs(), 1);
+	cr_assert_eq(test_log_n(), 1);
 }
 
 Test(env, kafka_timeout_good)
@@ -332,7 +267,7 @@ Test(env, kafka_timeout_good)
 	enable();
 	setenv("KAFKA_TIMEOUT", " 3 ", 1);
 	cr_assert_eq(astron_config()->timeout_ms, 3000);
-	cr_assert_eq(nlogs(), 0, "%s", all_logs());
+	cr_assert_eq(test_log_n(), 0, "%s", test_log_text());
 }
 
 Test(env, kafka_timeout_zero)
@@ -340,19 +275,19 @@ Test(env, kafka_timeout_zero)
 	enable();
 	setenv("KAFKA_TIMEOUT", "0", 1);
 	cr_assert_eq(astron_config()->timeout_ms, 0);
-	cr_assert_eq(nlogs(), 0, "%s", all_logs());
+	cr_assert_eq(test_log_n(), 0, "%s", test_log_text());
 }
 
 Test(env, kafka_timeout_bad_but_disabled_is_silent)
 {
 	clear_env();
-	capture_logs();
+	test_log_capture();
 	setenv("KAFKA_TIMEOUT", "abc", 1);
 	setenv("ASTRON_EVENT_RING_SIZE", "tiny", 1);
 	setenv("ASTRON_EVENT_MAX_SIZE", "-3", 1);
 	cr_assert_eq(astron_event_enabled(), 0);
 	cr_assert_eq(astron_config()->timeout_ms, 10000);
-	cr_assert_eq(nlogs(), 0, "disabled must be silent:\n%s", all_logs());
+	cr_assert_eq(test_log_n(), 0, "disabled must be silent:\n%s", test_log_text());
 }
 
 /* ---------------------------------------- ring and event size limits */
@@ -418,14 +353,15 @@ ParameterizedTest(struct size_env_case *c, env, ring_and_max_size)
 	cr_expect_eq(cfg->ring_size & (cfg->ring_size - 1), 0);
 	cr_expect_leq(cfg->max_event, cfg->ring_size / 4);
 	if (!c->names[0]) {
-		cr_assert_eq(nlogs(), 0, "ring \"%s\" max \"%s\": unexpected "
-			     "diagnostics:\n%s", c->ring, c->max, all_logs());
+		cr_assert_eq(test_log_n(), 0, "ring \"%s\" max \"%s\": unexpected "
+			     "diagnostics:\n%s", c->ring, c->max, test_log_text());
 	} else {
-		cr_assert_eq(nlogs(), 1, "ring \"%s\" max \"%s\": want one "
-			     "diagnostic:\n%s", c->ring, c->max, all_logs());
-		cr_assert_eq(logs_with(c->names, c->level), 1, "ring \"%s\" max "
-			     "\"%s\": want a level-%d line naming %s:\n%s", c->ring,
-			     c->max, c->level, c->names, all_logs());
+		cr_assert_eq(test_log_n(), 1, "ring \"%s\" max \"%s\": want one "
+			     "diagnostic:\n%s", c->ring, c->max, test_log_text());
+		cr_assert_eq(test_log_count_level(c->names, c->level), 1,
+			     "ring \"%s\" max \"%s\": want a level-%d line "
+			     "naming %s:\n%s", c->ring, c->max, c->level,
+			     c->names, test_log_text());
 	}
 }
 
@@ -444,9 +380,9 @@ Test(env, small_ring_with_default_max_size)
 	setenv("ASTRON_EVENT_RING_SIZE", "64k", 1);
 	cr_assert_eq(astron_config()->ring_size, 65536);
 	cr_assert_eq(astron_config()->max_event, 16384);
-	cr_expect_eq(logs_with("ASTRON_EVENT_MAX_SIZE", ASTRON_LOG_ERROR), 0,
+	cr_expect_eq(test_log_count_level("ASTRON_EVENT_MAX_SIZE", ASTRON_LOG_ERROR), 0,
 		     "no error may blame ASTRON_EVENT_MAX_SIZE, which is not "
-		     "set:\n%s", all_logs());
+		     "set:\n%s", test_log_text());
 }
 
 /* ---------------------------------------------------------- factory */
@@ -541,7 +477,7 @@ Test(factory, class_and_service_names)
 	cr_assert_str_eq(service_prop(svc, "client.id"), "astron-event");
 	cr_assert_eq(astron_kafka_service_fatal(svc, NULL, 0), 0);
 	astron_service_teardown(base);
-	cr_assert_eq(nlogs(), 0, "%s", all_logs());
+	cr_assert_eq(test_log_n(), 0, "%s", test_log_text());
 }
 
 Test(factory, mock_with_two_brokers)
@@ -573,8 +509,8 @@ Test(factory, no_servers_names_kafka_servers)
 	enable();
 	err = create_fails(NULL, NULL);
 	cr_assert(strstr(err, "KAFKA_SERVERS"), "errstr: %s", err);
-	cr_assert_eq(logs_with("KAFKA_SERVERS", ASTRON_LOG_ERROR), 1, "%s",
-		     all_logs());
+	cr_assert_eq(test_log_count_level("KAFKA_SERVERS", ASTRON_LOG_ERROR), 1, "%s",
+		     test_log_text());
 
 	setenv("KAFKA_SERVERS", "", 1); /* empty is unset; read once, though */
 	err = create_fails("", NULL);
@@ -595,17 +531,17 @@ Test(factory, error_logged_without_prior_config)
 
 	enable();
 	(void)create_fails("mock:1", props);
-	cr_expect_eq(logs_with("no.such.property", ASTRON_LOG_ERROR), 1,
+	cr_expect_eq(test_log_count_level("no.such.property", ASTRON_LOG_ERROR), 1,
 		     "a factory error must be logged even when the factory is "
-		     "the first call:\n%s", all_logs());
+		     "the first call:\n%s", test_log_text());
 }
 
 Test(factory, no_servers_without_errstr_buffer)
 {
 	enable();
 	cr_assert_null(astron_kafka_service_factory_create(NULL, NULL, NULL, 0));
-	cr_assert_eq(logs_with("KAFKA_SERVERS", ASTRON_LOG_ERROR), 1, "%s",
-		     all_logs());
+	cr_assert_eq(test_log_count_level("KAFKA_SERVERS", ASTRON_LOG_ERROR), 1, "%s",
+		     test_log_text());
 }
 
 Test(factory, explicit_servers_win_over_the_environment)
@@ -653,8 +589,8 @@ Test(factory, bad_mock_specs)
 		cr_assert(strstr(err, "1..16"), "errstr does not say the "
 			  "range: %s", err);
 	}
-	cr_assert_eq(logs_with("mock:N", ASTRON_LOG_ERROR),
-		     (int)(sizeof bad / sizeof bad[0]), "%s", all_logs());
+	cr_assert_eq(test_log_count_level("mock:N", ASTRON_LOG_ERROR),
+		     (int)(sizeof bad / sizeof bad[0]), "%s", test_log_text());
 }
 
 /*
@@ -692,8 +628,8 @@ Test(factory, unknown_property)
 	load_config();
 	err = create_fails("mock:1", props);
 	cr_assert(strstr(err, "\"no.such.property\""), "errstr: %s", err);
-	cr_assert_eq(logs_with("no.such.property", ASTRON_LOG_ERROR), 1, "%s",
-		     all_logs());
+	cr_assert_eq(test_log_count_level("no.such.property", ASTRON_LOG_ERROR),
+		     1, "%s", test_log_text());
 }
 
 Test(factory, invalid_value)
@@ -751,8 +687,9 @@ Test(factory, bad_env_property_names_variable_and_property)
 	err = create_fails("mock:1", NULL);
 	cr_assert(strstr(err, "ASTRON_RDKAFKA_LINGER_MS"), "errstr: %s", err);
 	cr_assert(strstr(err, "linger.ms"), "errstr: %s", err);
-	cr_assert_eq(logs_with("ASTRON_RDKAFKA_LINGER_MS", ASTRON_LOG_ERROR), 1,
-		     "%s", all_logs());
+	cr_assert_eq(test_log_count_level("ASTRON_RDKAFKA_LINGER_MS",
+					  ASTRON_LOG_ERROR),
+		     1, "%s", test_log_text());
 }
 
 Test(factory, unknown_env_property)
@@ -789,11 +726,9 @@ Test(factory, property_without_value)
 static void assert_secret_never_shown(const char *err)
 {
 	cr_assert_null(strstr(err, SECRET), "errstr shows the secret: %s", err);
-	pthread_mutex_lock(&logs.lock);
-	for (int i = 0; i < logs.n && i < MAX_LINES; i++)
-		cr_assert_null(strstr(logs.line[i], SECRET),
-			       "log line shows the secret: %s", logs.line[i]);
-	pthread_mutex_unlock(&logs.lock);
+	for (int i = 0; i < test_log_n(); i++)
+		cr_assert_null(strstr(test_log_line(i), SECRET),
+			       "log line shows the secret: %s", test_log_line(i));
 }
 
 Test(secrets, invalid_sasl_mechanism)
@@ -809,7 +744,7 @@ Test(secrets, invalid_sasl_mechanism)
 	err = create_fails("localhost:9", NULL);
 	cr_assert(strstr(err, "BOGUS"), "the real reason is reported: %s", err);
 	assert_secret_never_shown(err);
-	cr_assert_geq(nlogs(), 1);
+	cr_assert_geq(test_log_n(), 1);
 }
 
 Test(secrets, secret_with_an_invalid_property)
@@ -863,7 +798,7 @@ Test(secrets, bad_mock_spec_with_secret_set)
 	setenv("ASTRON_RDKAFKA_SASL_PASSWORD", SECRET, 1);
 	load_config();
 	err = create_fails("mock:0", NULL);
-	cr_assert_eq(nlogs(), 1, "%s", all_logs());
+	cr_assert_eq(test_log_n(), 1, "%s", test_log_text());
 	assert_secret_never_shown(err);
 }
 
@@ -894,7 +829,7 @@ Test(send, disabled_is_quiet)
 	astron_kafka_service_t *svc;
 
 	clear_env();
-	capture_logs();
+	test_log_capture();
 	svc = create_ok("mock:1", NULL);
 	cr_assert_eq(astron_kafka_service_send(svc, "astron.t", v, 5, NULL, NULL,
 					       100), ASTRON_EDISABLED);
@@ -906,7 +841,7 @@ Test(send, disabled_is_quiet)
 						     NULL, 100), ASTRON_EDISABLED);
 	cr_assert_eq(astron_kafka_service_outlen(svc), 0, "nothing was queued");
 	astron_service_teardown(astron_kafka_service_base(svc));
-	cr_assert_eq(nlogs(), 0, "disabled must be quiet:\n%s", all_logs());
+	cr_assert_eq(test_log_n(), 0, "disabled must be quiet:\n%s", test_log_text());
 }
 
 struct bad_send {
@@ -942,10 +877,10 @@ ParameterizedTest(struct bad_send *c, send, invalid_arguments)
 					       c->null_value ? NULL : v, 5, NULL,
 					       NULL, 100),
 		     ASTRON_EINVAL, "%s", c->what);
-	cr_assert_eq(nlogs(), 1, "%s: want one diagnostic:\n%s", c->what,
-		     all_logs());
-	cr_assert_eq(logs_with(c->needle, ASTRON_LOG_ERROR), 1, "%s: want "
-		     "\"%s\" in:\n%s", c->what, c->needle, all_logs());
+	cr_assert_eq(test_log_n(), 1, "%s: want one diagnostic:\n%s", c->what,
+		     test_log_text());
+	cr_assert_eq(test_log_count_level(c->needle, ASTRON_LOG_ERROR), 1, "%s: want "
+		     "\"%s\" in:\n%s", c->what, c->needle, test_log_text());
 	cr_assert_eq(astron_kafka_service_outlen(svc), 0);
 	astron_service_teardown(astron_kafka_service_base(svc));
 }
@@ -961,7 +896,8 @@ Test(send, long_topic_is_invalid)
 	svc = create_ok("mock:1", NULL);
 	cr_assert_eq(astron_kafka_service_send(svc, topic, "v", 1, NULL, NULL, 0),
 		     ASTRON_EINVAL);
-	cr_assert_eq(logs_with("249", ASTRON_LOG_ERROR), 1, "%s", all_logs());
+	cr_assert_eq(test_log_count_level("249", ASTRON_LOG_ERROR), 1, "%s",
+		     test_log_text());
 	topic[249] = '\0';
 	cr_assert_eq(astron_kafka_service_send(svc, topic, "v", 1, NULL, NULL, 0),
 		     0, "249 characters are allowed");
@@ -1079,7 +1015,7 @@ Test(send, round_trip_through_the_mock_cluster, .timeout = 30)
 	msgpack_sbuffer_destroy(&v1);
 	msgpack_sbuffer_destroy(&v2);
 	astron_service_teardown(astron_kafka_service_base(svc));
-	cr_assert_eq(nlogs(), 0, "%s", all_logs());
+	cr_assert_eq(test_log_n(), 0, "%s", test_log_text());
 }
 
 Test(send, default_callback_and_empty_value, .timeout = 30)

@@ -55,44 +55,6 @@ static void sleep_ms(int ms)
 	nanosleep(&d, NULL);
 }
 
-/* Diagnostics are captured, so the injected faults do not flood stderr and
- * the tests can look for the lines they expect. */
-#define LOG_KEEP 8192
-static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
-static char *log_lines[LOG_KEEP];
-static int log_n;
-
-static void capture_log(int level, const char *msg, void *opaque)
-{
-	(void)level;
-	(void)opaque;
-	pthread_mutex_lock(&log_mu);
-	if (log_n < LOG_KEEP)
-		log_lines[log_n++] = strdup(msg);
-	pthread_mutex_unlock(&log_mu);
-}
-
-/* How many captured lines contain both a and b (b may be NULL). */
-static int log_count(const char *a, const char *b)
-{
-	int n = 0;
-
-	pthread_mutex_lock(&log_mu);
-	for (int i = 0; i < log_n; i++)
-		if (strstr(log_lines[i], a) && (!b || strstr(log_lines[i], b)))
-			n++;
-	pthread_mutex_unlock(&log_mu);
-	return n;
-}
-
-static void dump_log(void)
-{
-	pthread_mutex_lock(&log_mu);
-	for (int i = 0; i < log_n; i++)
-		cr_log_info("log: %s", log_lines[i]);
-	pthread_mutex_unlock(&log_mu);
-}
-
 /* The producer the flusher uses right now (starts the pipeline). */
 static rd_kafka_t *producer(void)
 {
@@ -198,7 +160,7 @@ Test(faults, all_brokers_down_then_up_loses_nothing, .timeout = 90)
 
 	setup_mock();
 	setenv("ASTRON_RDKAFKA_ENABLE_IDEMPOTENCE", "true", 1);
-	astron_event_set_log_cb(capture_log, NULL);
+	test_log_capture();
 	mc = mock_cluster();
 
 	for (int i = 0; i < 500; i++)
@@ -246,7 +208,7 @@ Test(faults, request_errors_and_latency_lose_nothing, .timeout = 90)
 
 	setup_mock();
 	setenv("ASTRON_RDKAFKA_ENABLE_IDEMPOTENCE", "true", 1);
-	astron_event_set_log_cb(capture_log, NULL);
+	test_log_capture();
 	mc = mock_cluster();
 	cr_assert_eq(rd_kafka_mock_topic_create(mc, "faults.errors", 1, 3), 0);
 	cr_assert_eq(rd_kafka_mock_partition_set_leader(mc, "faults.errors", 0, 1), 0);
@@ -306,7 +268,7 @@ Test(faults, leader_change_mid_stream_loses_nothing, .timeout = 90)
 
 	setup_mock();
 	setenv("ASTRON_RDKAFKA_ENABLE_IDEMPOTENCE", "true", 1);
-	astron_event_set_log_cb(capture_log, NULL);
+	test_log_capture();
 	mc = mock_cluster();
 	cr_assert_eq(rd_kafka_mock_topic_create(mc, "faults.leader", 4, 3), 0);
 
@@ -359,7 +321,7 @@ Test(faults, queue_full_never_blocks_and_counts_drops, .timeout = 90)
 	setenv("ASTRON_RDKAFKA_QUEUE_BUFFERING_MAX_MESSAGES", "100", 1);
 	setenv("ASTRON_EVENT_RING_SIZE", "64k", 1);
 	setenv("ASTRON_EVENT_MAX_SIZE", "4k", 1);
-	astron_event_set_log_cb(capture_log, NULL);
+	test_log_capture();
 	mc = mock_cluster();
 	brokers_down(mc);
 
@@ -447,7 +409,7 @@ Test(faults, fatal_error_recreates_the_producer, .timeout = 90)
 	 * brokers can use up the bucket and suppress the two lines this test
 	 * looks for (seen under load); the rate limit is not what is tested. */
 	setenv("ASTRON_EVENT_LOG_RATE", "100000", 1);
-	astron_event_set_log_cb(capture_log, NULL);
+	test_log_capture();
 	rk = producer();
 	mc = rd_kafka_handle_mock_cluster(rk);
 
@@ -477,9 +439,9 @@ Test(faults, fatal_error_recreates_the_producer, .timeout = 90)
 	cr_assert_eq(st.failed, 50, "the 50 purged events: failed %llu",
 		     (unsigned long long)st.failed);
 	cr_assert_eq(st.delivered, 100);
-	cr_expect_geq(log_count("fatal", "injected by test_faults"), 1,
+	cr_expect_geq(test_log_count("fatal", "injected by test_faults"), 1,
 		      "the fatal error was not logged");
-	cr_expect_geq(log_count("recreating", NULL), 1);
+	cr_expect_geq(test_log_count("recreating", NULL), 1);
 
 	for (int i = 150; i < 350; i++)
 		ASTRON_EVENT("faults.fatal", "i=%d", i);
@@ -497,8 +459,8 @@ Test(faults, fatal_error_recreates_the_producer, .timeout = 90)
 	servers = astron_event_servers(1000);
 	/* The new cluster holds exactly the events sent after the restart. */
 	consume_exactly(servers, "faults.fatal", 200, 150, 350, 1);
-	if (log_count("fatal", NULL) == 0)
-		dump_log();
+	if (test_log_count("fatal", NULL) == 0)
+		test_log_dump();
 }
 
 /* <astron/event.h>: the string astron_event_servers() returns "stays valid
@@ -518,7 +480,7 @@ Test(faults, servers_string_survives_a_restart, .timeout = 60)
 
 	setup_mock();
 	setenv("ASTRON_RDKAFKA_ENABLE_IDEMPOTENCE", "true", 1);
-	astron_event_set_log_cb(capture_log, NULL);
+	test_log_capture();
 	rk = producer();
 	servers = astron_event_servers(1000);
 	cr_assert_not_null(servers);
@@ -552,7 +514,7 @@ static void report_at_exit(void)
 		     (unsigned long long)st.emitted, (unsigned long long)st.dropped,
 		     (unsigned long long)st.delivered,
 		     (unsigned long long)st.failed,
-		     log_count("100 events were not delivered", NULL));
+		     test_log_count("100 events were not delivered", NULL));
 	if (write(report_fd, buf, (size_t)n) < 0)
 		_exit(3);
 }
@@ -585,7 +547,7 @@ static exit_report_t exit_unreachable(void)
 		setenv("KAFKA_ENABLE", "1", 1);
 		setenv("KAFKA_SERVERS", "127.0.0.1:1", 1); /* nothing listens */
 		setenv("KAFKA_TIMEOUT", "2", 1);
-		astron_event_set_log_cb(capture_log, NULL);
+		test_log_capture();
 		for (int i = 0; i < 100; i++)
 			ASTRON_EVENT("faults.exit", "i=%d", i);
 		exit(0); /* no flush, no shutdown */
@@ -672,7 +634,7 @@ Test(faults, sustained_overload_accounts_for_every_call, .timeout = 90)
 	setup_mock();
 	setenv("ASTRON_EVENT_RING_SIZE", "64k", 1);
 	setenv("ASTRON_EVENT_MAX_SIZE", "4k", 1);
-	astron_event_set_log_cb(capture_log, NULL);
+	test_log_capture();
 	cr_assert_not_null(astron_event_servers(10000));
 
 	until = now_us() + 1000000;
@@ -715,7 +677,7 @@ Test(faults, block_policy_waits_at_most_block_ms, .timeout = 60)
 	setenv("ASTRON_RDKAFKA_QUEUE_BUFFERING_MAX_MESSAGES", "100", 1);
 	setenv("ASTRON_EVENT_RING_SIZE", "64k", 1);
 	setenv("ASTRON_EVENT_MAX_SIZE", "4k", 1);
-	astron_event_set_log_cb(capture_log, NULL);
+	test_log_capture();
 	mc = mock_cluster();
 	brokers_down(mc);
 
@@ -767,7 +729,7 @@ static void fast_burst(void)
 	setup_mock();
 	setenv("ASTRON_EVENT_RING_SIZE", "64k", 1);
 	setenv("ASTRON_EVENT_MAX_SIZE", "4k", 1);
-	astron_event_set_log_cb(capture_log, NULL);
+	test_log_capture();
 	cr_assert_not_null(astron_event_servers(10000));
 	for (int i = 0; i < BURST; i++)
 		ASTRON_EVENT("faults.burst", "i=%d pad=%s", i, pad);

@@ -22,7 +22,6 @@
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -41,71 +40,18 @@ static void setup_mock(void)
 	setenv("KAFKA_SERVERS", "mock:3", 1);
 }
 
-#define LOG_KEEP 4096
-static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
-static char *log_lines[LOG_KEEP];
-static int log_levels[LOG_KEEP];
-static int log_n;
-
-static void capture_log(int level, const char *msg, void *opaque)
-{
-	(void)opaque;
-	pthread_mutex_lock(&log_mu);
-	if (log_n < LOG_KEEP) {
-		log_levels[log_n] = level;
-		log_lines[log_n++] = strdup(msg);
-	}
-	pthread_mutex_unlock(&log_mu);
-}
-
-static void capture(void)
-{
-	astron_event_set_log_cb(capture_log, NULL);
-}
-
-/* Captured lines containing a (and b, when not NULL). */
-static int log_count(const char *a, const char *b)
-{
-	int n = 0;
-
-	pthread_mutex_lock(&log_mu);
-	for (int i = 0; i < log_n; i++)
-		if (strstr(log_lines[i], a) && (!b || strstr(log_lines[i], b)))
-			n++;
-	pthread_mutex_unlock(&log_mu);
-	return n;
-}
-
-static int log_total(void)
-{
-	int n;
-
-	pthread_mutex_lock(&log_mu);
-	n = log_n;
-	pthread_mutex_unlock(&log_mu);
-	return n;
-}
-
-static void dump_log(void)
-{
-	pthread_mutex_lock(&log_mu);
-	for (int i = 0; i < log_n; i++)
-		cr_log_info("log[%d]: %s", log_levels[i], log_lines[i]);
-	pthread_mutex_unlock(&log_mu);
-}
-
 /* Exactly one diagnostic names this file at `line` and says `what`. */
 static void expect_site_diag(int line, const char *what)
 {
 	char site[512];
 
 	snprintf(site, sizeof site, "%s:%d:", __FILE__, line);
-	cr_expect_eq(log_count(site, NULL), 1, "%d diagnostics name %s, want 1",
-		     log_count(site, NULL), site);
-	cr_expect_eq(log_count(site, what), 1, "the diagnostic for %s does not "
+	cr_expect_eq(test_log_count(site, NULL), 1, "%d diagnostics name %s, want 1",
+		     test_log_count(site, NULL), site);
+	cr_expect_eq(test_log_count(site, what), 1, "the diagnostic for %s does not "
 		     "say \"%s\"", site, what);
-	if (log_count(site, what) != 1)
-		dump_log();
+	if (test_log_count(site, what) != 1)
+		test_log_dump();
 }
 
 static astron_event_stats_t stats(void)
@@ -178,7 +124,7 @@ Test(hostile, percent_n_is_never_written_through, .timeout = 60)
 	const msgpack_object *m;
 
 	setup_mock();
-	capture();
+	test_log_capture();
 	line = __LINE__ + 1;
 	ASTRON_EVENT("hostile.pctn", "a=%d n=%n b=%d", 1, &victim, 2);
 	cr_assert_eq(victim, 12345, "%%n wrote %d through the pointer", victim);
@@ -208,7 +154,7 @@ Test(hostile, unknown_conversion_keeps_what_came_before, .timeout = 60)
 	int line;
 
 	setup_mock();
-	capture();
+	test_log_capture();
 	line = __LINE__ + 1;
 	ASTRON_EVENT("hostile.unknown", "a=%d b=%y%s%s%s%n c=%d", 1, 2, 3);
 	cr_assert_eq(astron_event_flush(10000), 0);
@@ -216,7 +162,7 @@ Test(hostile, unknown_conversion_keeps_what_came_before, .timeout = 60)
 	expect_site_diag(line, "unknown conversion");
 	/* The diagnostic quotes the format verbatim: it was never used as a
 	 * printf format (%s%s%s%n would have read garbage or crashed). */
-	cr_expect_eq(log_count("\"a=%d b=%y%s%s%s%n c=%d\"", NULL), 1,
+	cr_expect_eq(test_log_count("\"a=%d b=%y%s%s%s%n c=%d\"", NULL), 1,
 		     "the format is not quoted verbatim");
 
 	msgs = consume("hostile.unknown", 1);
@@ -238,7 +184,7 @@ Test(hostile, malformed_pairs_keep_arguments_aligned, .timeout = 60)
 	test_msg_t *msgs;
 
 	setup_mock();
-	capture();
+	test_log_capture();
 	l_novalue = __LINE__ + 1;
 	ASTRON_EVENT("hostile.pairs", "novalue case=1");
 	l_nokey = __LINE__ + 1;
@@ -291,7 +237,7 @@ Test(hostile, empty_format_is_metadata_only, .timeout = 60)
 	astron_event_stats_t st;
 
 	setup_mock();
-	capture();
+	test_log_capture();
 	ASTRON_EVENT("hostile.empty", "");
 	cr_assert_eq(astron_event_flush(10000), 0);
 	st = stats();
@@ -311,7 +257,7 @@ Test(hostile, null_format_is_an_error_event, .timeout = 60)
 	int line;
 
 	setup_mock();
-	capture();
+	test_log_capture();
 	line = __LINE__ + 1;
 	ASTRON_EVENT("hostile.null", NULL);
 	cr_assert_eq(astron_event_flush(10000), 0);
@@ -337,7 +283,7 @@ Test(hostile, one_bad_site_logs_once, .timeout = 60)
 	int line = 0;
 
 	setup_mock();
-	capture();
+	test_log_capture();
 	for (int i = 0; i < 1000; i++) {
 		line = __LINE__ + 1;
 		ASTRON_EVENT("hostile.rate1", "novalue i=%d", i);
@@ -370,14 +316,14 @@ Test(hostile, many_bad_sites_are_rate_limited, .timeout = 60)
 
 	setup_mock();
 	setenv("ASTRON_EVENT_LOG_RATE", "5", 1);
-	capture();
+	test_log_capture();
 	cr_assert_not_null(astron_event_servers(10000));
 	t0 = test_now_ms();
 	thousand_bad_sites();
 	/* The bucket holds 5 and refills 5 per second: a slow run (say under
 	 * a sanitizer) may legitimately pass a few more. */
 	allowed = 5 + (int)((test_now_ms() - t0) * 5 / 1000) + 1;
-	passed = log_count("novalue", NULL);
+	passed = test_log_count("novalue", NULL);
 	cr_assert_eq(astron_event_flush(10000), 0);
 	st = stats(); /* format_errors is counted as the flusher sends */
 	cr_expect_eq(st.emitted, 1000);
@@ -392,15 +338,13 @@ Test(hostile, many_bad_sites_are_rate_limited, .timeout = 60)
 	sleep(1);
 	line = __LINE__ + 1;
 	ASTRON_EVENT("hostile.rate", "another novalue");
-	pthread_mutex_lock(&log_mu);
-	for (int i = log_n - 1; i >= 0 && !p; i--)
-		if (strstr(log_lines[i], "another novalue"))
-			p = strstr(log_lines[i], "(");
+	for (int i = test_log_n() - 1; i >= 0 && !p; i--)
+		if (strstr(test_log_line(i), "another novalue"))
+			p = strstr(test_log_line(i), "(");
 	if (p)
 		p = strrchr(p, '(');
 	if (p)
 		suppressed = strtoul(p + 1, NULL, 10);
-	pthread_mutex_unlock(&log_mu);
 	expect_site_diag(line, "suppressed by the rate limit");
 	cr_log_info("then: %lu reported as suppressed", suppressed);
 	cr_expect_geq(suppressed, 1000 - (unsigned long)passed,
@@ -423,7 +367,7 @@ Test(hostile, invalid_topics_are_dropped_and_counted, .timeout = 60)
 	memset(topic_249, 'a', 249);
 	memset(topic_250, 'a', 250);
 	setup_mock();
-	capture();
+	test_log_capture();
 	for (int i = 0; i < 2; i++) {
 		l_null = __LINE__ + 1;
 		ASTRON_EVENT(NULL, "i=%d", i);
@@ -478,7 +422,7 @@ Test(hostile, sixteen_mib_string_is_truncated_fast, .timeout = 60)
 	memset(big + i, 'x', BIG - i);
 	big[BIG] = '\0';
 	setup_mock();
-	capture();
+	test_log_capture();
 	ASTRON_EVENT("hostile.big", "warm=%d", 1); /* ring and pipeline exist */
 	took = now_us();
 	ASTRON_EVENT("hostile.big", "s=%s n=%d", big, 7);
@@ -536,7 +480,7 @@ Test(hostile, invalid_utf8_is_sent_as_exact_bin, .timeout = 60)
 	const msgpack_object *m, *o;
 
 	setup_mock();
-	capture();
+	test_log_capture();
 	ASTRON_EVENT("hostile.utf8",
 		     "junk=%s overlong=%s surrogate=%s cut=%s toobig=%s ok=%s c=%c",
 		     bins[0].bytes, bins[1].bytes, bins[2].bytes, bins[3].bytes,
@@ -576,7 +520,7 @@ Test(hostile, huge_key_is_truncated, .timeout = 60)
 	memset(key, 'k', klen);
 	key[klen] = '\0';
 	setup_mock();
-	capture();
+	test_log_capture();
 	ASTRON_EVENT_KEYED("hostile.key", key, "a=%d", 1);
 	cr_assert_eq(astron_event_flush(10000), 0);
 	st = stats();
@@ -599,17 +543,17 @@ Test(hostile, huge_key_is_truncated, .timeout = 60)
 /* One error names the variable and its value; the default is used. */
 static void expect_env_error(const char *var, const char *value)
 {
-	cr_expect_eq(log_count(var, value), 1, "%d diagnostics name %s and '%s', "
-		     "want 1", log_count(var, value), var, value);
-	if (log_count(var, value) != 1)
-		dump_log();
+	cr_expect_eq(test_log_count(var, value), 1, "%d diagnostics name %s and '%s', "
+		     "want 1", test_log_count(var, value), var, value);
+	if (test_log_count(var, value) != 1)
+		test_log_dump();
 }
 
 Test(hostile, kafka_timeout_abc_uses_the_default, .timeout = 60)
 {
 	setup_mock();
 	setenv("KAFKA_TIMEOUT", "abc", 1);
-	capture();
+	test_log_capture();
 	expect_still_working();
 	expect_env_error("KAFKA_TIMEOUT", "abc");
 	cr_expect_eq(astron_config()->timeout_ms, 10000);
@@ -619,7 +563,7 @@ static void bad_ring_size(const char *value)
 {
 	setup_mock();
 	setenv("ASTRON_EVENT_RING_SIZE", value, 1);
-	capture();
+	test_log_capture();
 	expect_still_working();
 	expect_env_error("ASTRON_EVENT_RING_SIZE", value);
 	cr_expect_eq(stats().ring_bytes, 1u << 20, "ring of %llu bytes, want the "
@@ -642,10 +586,10 @@ Test(hostile, max_size_above_a_quarter_of_the_ring, .timeout = 60)
 	setup_mock();
 	setenv("ASTRON_EVENT_RING_SIZE", "64k", 1);
 	setenv("ASTRON_EVENT_MAX_SIZE", "32k", 1);
-	capture();
+	test_log_capture();
 	ASTRON_EVENT("hostile.maxsize", "s=%s", s);
 	cr_assert_eq(astron_event_flush(10000), 0);
-	cr_expect_eq(log_count("ASTRON_EVENT_MAX_SIZE", "16384"), 1,
+	cr_expect_eq(test_log_count("ASTRON_EVENT_MAX_SIZE", "16384"), 1,
 		     "no single error naming ASTRON_EVENT_MAX_SIZE and the "
 		     "size used");
 	cr_expect_eq(astron_config()->max_event, 16384);
@@ -670,13 +614,13 @@ Test(hostile, small_ring_alone_is_not_an_error, .timeout = 60)
 {
 	setup_mock();
 	setenv("ASTRON_EVENT_RING_SIZE", "64k", 1);
-	capture();
+	test_log_capture();
 	expect_still_working();
 	cr_expect_eq(astron_config()->max_event, 16384);
-	cr_expect_eq(log_count("ASTRON_EVENT_MAX_SIZE", NULL), 0,
+	cr_expect_eq(test_log_count("ASTRON_EVENT_MAX_SIZE", NULL), 0,
 		     "an error about ASTRON_EVENT_MAX_SIZE, which is not set");
-	if (log_count("ASTRON_EVENT_MAX_SIZE", NULL))
-		dump_log();
+	if (test_log_count("ASTRON_EVENT_MAX_SIZE", NULL))
+		test_log_dump();
 }
 
 /* An unknown librdkafka property: one error naming the variable and the
@@ -688,7 +632,7 @@ Test(hostile, unknown_rdkafka_property, .timeout = 60)
 
 	setup_mock();
 	setenv("ASTRON_RDKAFKA_NO_SUCH_PROP", "1", 1);
-	capture();
+	test_log_capture();
 	for (int i = 0; i < 10; i++)
 		ASTRON_EVENT("hostile.noprop", "i=%d", i);
 	cr_expect_null(astron_event_servers(5000));
@@ -701,11 +645,11 @@ Test(hostile, unknown_rdkafka_property, .timeout = 60)
 		ASTRON_EVENT("hostile.noprop", "i=%d", i);
 	cr_expect_eq(stats().dropped, st.dropped + 10);
 	cr_expect_eq(stats().emitted, st.emitted);
-	cr_expect_eq(log_count("ASTRON_RDKAFKA_NO_SUCH_PROP", "no.such.prop"), 1);
-	cr_expect_eq(log_count("no.such.prop", NULL), 1, "the error is repeated");
+	cr_expect_eq(test_log_count("ASTRON_RDKAFKA_NO_SUCH_PROP", "no.such.prop"), 1);
+	cr_expect_eq(test_log_count("no.such.prop", NULL), 1, "the error is repeated");
 	cr_expect_eq(astron_event_shutdown(1000), 0);
-	if (log_count("no.such.prop", NULL) != 1)
-		dump_log();
+	if (test_log_count("no.such.prop", NULL) != 1)
+		test_log_dump();
 }
 
 /* ------------------------------------------------ secrets */
@@ -730,16 +674,17 @@ static void secret_env(const char *mechanism)
 Test(hostile, secret_never_reaches_the_log_callback, .timeout = 60)
 {
 	secret_env("BOGUS");
-	capture();
+	test_log_capture();
 	for (int i = 0; i < 5; i++)
 		ASTRON_EVENT("hostile.secret", "i=%d", i);
 	astron_event_flush(2000);
 	astron_event_shutdown(1000);
-	dump_log();
-	cr_expect_geq(log_total(), 1, "the bad configuration was not reported");
-	cr_expect_geq(log_count("BOGUS", NULL) + log_count("mechanism", NULL), 1,
-		      "no diagnostic names the bad setting");
-	cr_expect_eq(log_count(SECRET, NULL), 0, "the password was logged");
+	test_log_dump();
+	cr_expect_geq(test_log_n(), 1, "the bad configuration was not reported");
+	cr_expect_geq(test_log_count("BOGUS", NULL) +
+			      test_log_count("mechanism", NULL),
+		      1, "no diagnostic names the bad setting");
+	cr_expect_eq(test_log_count(SECRET, NULL), 0, "the password was logged");
 	cr_expect_eq(stats().delivered, 0);
 }
 
@@ -793,14 +738,14 @@ Test(hostile, ssl_key_password_never_logged, .timeout = 60)
 	setenv("ASTRON_RDKAFKA_SECURITY_PROTOCOL", "SSL", 1);
 	setenv("ASTRON_RDKAFKA_SSL_KEY_LOCATION", "/nonexistent/astron.key", 1);
 	setenv("ASTRON_RDKAFKA_SSL_KEY_PASSWORD", SECRET, 1);
-	capture();
+	test_log_capture();
 	for (int i = 0; i < 5; i++)
 		ASTRON_EVENT("hostile.secret", "i=%d", i);
 	astron_event_flush(1000);
 	astron_event_shutdown(1000);
-	dump_log();
-	cr_expect_geq(log_total(), 1, "the bad configuration was not reported");
-	cr_expect_eq(log_count(SECRET, NULL), 0, "a password was logged");
+	test_log_dump();
+	cr_expect_geq(test_log_n(), 1, "the bad configuration was not reported");
+	cr_expect_eq(test_log_count(SECRET, NULL), 0, "a password was logged");
 	cr_expect_eq(stats().delivered, 0);
 	cr_expect_eq(stats().emitted + stats().dropped, 5);
 }
@@ -811,11 +756,12 @@ Test(hostile, misspelt_secret_property_not_echoed, .timeout = 60)
 {
 	setup_mock();
 	setenv("ASTRON_RDKAFKA_SASL_PASSWORDS", SECRET, 1);
-	capture();
+	test_log_capture();
 	ASTRON_EVENT("hostile.secret", "i=%d", 1);
 	cr_expect_null(astron_event_servers(5000));
-	dump_log();
-	cr_expect_eq(log_count("ASTRON_RDKAFKA_SASL_PASSWORDS", "sasl.passwords"), 1);
-	cr_expect_eq(log_count(SECRET, NULL), 0, "the password was logged");
+	test_log_dump();
+	cr_expect_eq(test_log_count("ASTRON_RDKAFKA_SASL_PASSWORDS",
+				    "sasl.passwords"), 1);
+	cr_expect_eq(test_log_count(SECRET, NULL), 0, "the password was logged");
 	cr_expect_eq(stats().delivered, 0);
 }

@@ -88,24 +88,6 @@ static void use_broker(const char *servers, const char *name)
 }
 
 /* ------------------------------------------------------------------------
- * Diagnostics: collect what the library logs.
- * ---------------------------------------------------------------------- */
-static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static char log_text[16384];
-static size_t log_len;
-
-static void capture_log(int level, const char *msg, void *opaque)
-{
-	(void)opaque;
-	pthread_mutex_lock(&log_lock);
-	log_len += (size_t)snprintf(log_text + log_len, sizeof log_text - log_len,
-				    "%d: %s\n", level, msg);
-	if (log_len >= sizeof log_text)
-		log_len = sizeof log_text - 1;
-	pthread_mutex_unlock(&log_lock);
-}
-
-/* ------------------------------------------------------------------------
  * The broker's own view: topics in its metadata, and the record batches it
  * wrote to disk (RecordBatch v2: the codec and the idempotent producer id
  * are in each batch header, so we can see what really reached the broker).
@@ -319,7 +301,7 @@ static void roundtrip(int threads, int per_thread)
 		const msgpack_object *m = &msgs[k].up.data;
 		int t, line, p = msgs[k].partition;
 		uint64_t i, seq, tseq;
-		char text[32], key[16];
+		char key[16];
 
 		cr_assert(msgs[k].decoded, "message %zu is not one msgpack object", k);
 		cr_assert_eq(m->type, MSGPACK_OBJECT_MAP);
@@ -332,24 +314,9 @@ static void roundtrip(int threads, int per_thread)
 			     "thread %d event %llu consumed twice", t, (unsigned long long)i);
 		seen_ti[(size_t)t * per_thread + i] = 1;
 
-		snprintf(text, sizeof text, "t%d-%llu", t, (unsigned long long)i);
-		test_str_eq(m, "s", text);
-		cr_assert_float_eq(test_double(m, "f"), i * 0.5, 1e-12);
-		cr_assert_eq(test_int(m, "neg"), -(int64_t)i);
-		test_str_eq(m, "kind", i % 2 ? "keyed" : "plain");
-
-		/* Metadata. */
-		cr_assert_eq(test_int(m, "@v"), 1);
-		cr_assert(test_int(m, "@ts") >= t0 - 50000000 &&
-			  test_int(m, "@ts") <= t1 + 50000000,
-			  "@ts %lld outside [%lld, %lld]",
-			  (long long)test_int(m, "@ts"), (long long)t0, (long long)t1);
-		test_str_eq(m, "@file", __FILE__);
 		line = i % 2 ? w[t].line_keyed : w[t].line_plain;
-		cr_assert_eq(test_int(m, "@line"), line);
-		test_str_eq(m, "@func", "emit_worker");
-		cr_assert_eq(test_int(m, "@pid"), getpid());
-		cr_assert_eq(test_int(m, "@tid"), w[t].tid);
+		test_check_worker_event(m, t, i, __FILE__, line, w[t].tid, t0, t1);
+
 		seq = test_uint(m, "@seq");
 		cr_assert(seq >= 1 && seq <= total, "@seq %llu", (unsigned long long)seq);
 		cr_assert_eq(seen_seq[seq], 0, "@seq %llu twice", (unsigned long long)seq);
@@ -611,7 +578,7 @@ Test(kafka_restart, nothing_lost_nothing_duplicated, .timeout = 180)
 	setenv("ASTRON_RDKAFKA_ENABLE_IDEMPOTENCE", "true", 1);
 	/* Far longer than the outage: every message waits for the broker. */
 	setenv("ASTRON_RDKAFKA_MESSAGE_TIMEOUT_MS", "120000", 1);
-	astron_event_set_log_cb(capture_log, NULL);
+	test_log_capture();
 
 	for (int t = 0; t < STREAMERS; t++) {
 		s[t] = (streamer_t){.t = t};
@@ -704,7 +671,6 @@ Test(kafka_restart, nothing_lost_nothing_duplicated, .timeout = 180)
 			     "events", db.records, (unsigned long long)total);
 		cr_assert_eq(db.idempotent_batches, db.batches);
 	}
-	pthread_mutex_lock(&log_lock);
 	cr_log_info("%s: restart took %lld ms, deliveries paused for %lld ms; %llu "
 		    "events emitted during the restart; %llu "
 		    "(%llu + %llu) emitted, delivered and consumed exactly once. "
@@ -712,8 +678,7 @@ Test(kafka_restart, nothing_lost_nothing_duplicated, .timeout = 180)
 		    (long long)watch.longest_ms,
 		    (unsigned long long)(after.emitted - before.emitted),
 		    (unsigned long long)total, (unsigned long long)s[0].count,
-		    (unsigned long long)s[1].count, log_text);
-	pthread_mutex_unlock(&log_lock);
+		    (unsigned long long)s[1].count, test_log_text());
 	for (int t = 0; t < STREAMERS; t++) {
 		free(seen[t]);
 		free(next_i[t]);
@@ -780,7 +745,7 @@ Test(kafka_topic, missing_topic_without_auto_create_fails, .timeout = 60)
 			     "auto.create.topics.enable=false");
 	use_broker(servers, "noauto");
 	setenv("ASTRON_RDKAFKA_MESSAGE_TIMEOUT_MS", "3000", 1);
-	astron_event_set_log_cb(capture_log, NULL);
+	test_log_capture();
 	cr_assert_eq(topic_partitions(servers, topic), -1, "%s exists already", topic);
 
 	t0 = test_now_ms();
@@ -804,14 +769,13 @@ Test(kafka_topic, missing_topic_without_auto_create_fails, .timeout = 60)
 	 * name the topic either: the delivery callback is not given it.  So
 	 * only the error is required here; a missing topic name is noted (a
 	 * Criterion warning would fail the run). */
-	pthread_mutex_lock(&log_lock);
-	named = strstr(log_text, topic) != NULL;
+	named = test_log_count(topic, NULL) > 0;
 	cr_log_info("%s: %d events failed after %lld ms; diagnostics:\n%s", topic,
-		    MISSING_EVENTS, (long long)took, log_text);
-	cr_expect(named || strstr(log_text, "Unknown topic") ||
-			  strstr(log_text, "Message timed out"),
-		  "no diagnostic names %s or the error:\n%s", topic, log_text);
+		    MISSING_EVENTS, (long long)took, test_log_text());
+	cr_expect(named || test_log_count("Unknown topic", NULL) ||
+			  test_log_count("Message timed out", NULL),
+		  "no diagnostic names %s or the error:\n%s", topic,
+		  test_log_text());
 	if (!named)
 		cr_log_info("note: no diagnostic names the topic %s", topic);
-	pthread_mutex_unlock(&log_lock);
 }

@@ -48,52 +48,8 @@
 #define TOTAL (THREADS * PER_THREAD)
 
 /* ------------------------------------------------------------------------
- * Helpers: environment, logs, files, threads
+ * Helpers: environment, files, threads
  * ---------------------------------------------------------------------- */
-
-#define MAX_LINES 64
-
-static struct {
-	pthread_mutex_t lock;
-	int n;
-	char line[MAX_LINES][600];
-} logs = {PTHREAD_MUTEX_INITIALIZER, 0, {{0}}};
-
-static void capture(int level, const char *msg, void *opaque)
-{
-	(void)level;
-	(void)opaque;
-	pthread_mutex_lock(&logs.lock);
-	if (logs.n < MAX_LINES)
-		snprintf(logs.line[logs.n], sizeof logs.line[0], "%s", msg);
-	logs.n++;
-	pthread_mutex_unlock(&logs.lock);
-}
-
-static int nlogs(void)
-{
-	pthread_mutex_lock(&logs.lock);
-	int n = logs.n;
-	pthread_mutex_unlock(&logs.lock);
-	return n;
-}
-
-static const char *log_line(int i)
-{
-	return i < nlogs() && i < MAX_LINES ? logs.line[i] : "";
-}
-
-/* Lines that contain every one of the strings a and b. */
-static int logs_with(const char *a, const char *b)
-{
-	int hits = 0;
-
-	pthread_mutex_lock(&logs.lock);
-	for (int i = 0; i < logs.n && i < MAX_LINES; i++)
-		hits += strstr(logs.line[i], a) && strstr(logs.line[i], b);
-	pthread_mutex_unlock(&logs.lock);
-	return hits;
-}
 
 /* A temporary directory for the test's files, removed at the end. */
 static char tmpdir[64];
@@ -131,7 +87,7 @@ static const char *use_sink(const char *spec)
 	else
 		snprintf(value, sizeof value, "%s", spec);
 	setenv("ASTRON_EVENT_SINK", value, 1);
-	astron_event_set_log_cb(capture, NULL);
+	test_log_capture();
 	colon = strchr(value, ':');
 	return colon ? colon + 1 : NULL;
 }
@@ -312,7 +268,7 @@ static void expect_all_written(void)
 	cr_expect_eq(st.delivered, TOTAL);
 	cr_expect_eq(st.failed, 0);
 	cr_expect_eq(st.dropped, 0);
-	cr_expect_eq(nlogs(), 0, "logged: %s", log_line(0));
+	cr_expect_eq(test_log_n(), 0, "logged: %s", test_log_line(0));
 	cr_expect_eq(threads_named("rdk:"), 0, "librdkafka threads exist");
 	cr_expect_null(astron_event_servers(0));
 }
@@ -661,7 +617,7 @@ static void stream_test(int fd, const char *sink)
 	cr_expect_eq(st.emitted, 3);
 	cr_expect_eq(st.delivered, 3);
 	cr_expect_eq(st.failed + st.dropped, 0);
-	cr_expect_eq(nlogs(), 0, "logged: %s", log_line(0));
+	cr_expect_eq(test_log_n(), 0, "logged: %s", test_log_line(0));
 	n = split_lines(text, lines, 8);
 	cr_assert_eq(n, 3, "%zu lines:\n%s", n, text);
 	for (int i = 0; i < 3; i++)
@@ -744,9 +700,10 @@ Test(sink, bad_value_drops_without_falling_back_to_kafka, .timeout = 60)
 	cr_expect_eq(st.emitted, 0);
 	cr_expect_eq(st.dropped, 10);
 	cr_expect_eq(st.delivered + st.failed, 0);
-	cr_expect_eq(nlogs(), 1, "%d lines; first: %s", nlogs(), log_line(0));
-	cr_expect_eq(logs_with("ASTRON_EVENT_SINK='bogus'", "dropped"), 1,
-		     "got: %s", log_line(0));
+	cr_expect_eq(test_log_n(), 1, "%d lines; first: %s", test_log_n(),
+		     test_log_line(0));
+	cr_expect_eq(test_log_count("ASTRON_EVENT_SINK='bogus'", "dropped"), 1,
+		     "got: %s", test_log_line(0));
 	cr_expect_null(astron_event_servers(1000));
 	cr_expect_eq(threads_named("rdk:"), 0);
 	cr_expect_eq(threads_named("astron-flusher"), 0);
@@ -772,9 +729,12 @@ Test(sink, unopenable_file_is_one_error_and_counted, .timeout = 60)
 	cr_expect_geq(st.dropped, 10, "emitted %llu dropped %llu failed %llu delivered %llu", (unsigned long long)st.emitted, (unsigned long long)st.dropped, (unsigned long long)st.failed, (unsigned long long)st.delivered);
 	cr_expect_eq(st.delivered, 0);
 	cr_expect_eq(st.failed, st.emitted);
-	cr_expect_eq(nlogs(), 1, "%d lines; first: %s", nlogs(), log_line(0));
-	cr_expect_eq(logs_with("ASTRON_EVENT_SINK=file:", "/no/such/dir/events.json: "
-			       "No such file or directory"), 1, "got: %s", log_line(0));
+	cr_expect_eq(test_log_n(), 1, "%d lines; first: %s", test_log_n(),
+		     test_log_line(0));
+	cr_expect_eq(test_log_count("ASTRON_EVENT_SINK=file:",
+				    "/no/such/dir/events.json: "
+				    "No such file or directory"),
+		     1, "got: %s", test_log_line(0));
 	remove_tmpdir();
 }
 
@@ -794,9 +754,9 @@ static void write_errors(const char *sink)
 	cr_expect_eq(st.delivered, 0);
 	cr_expect_eq(st.failed, 5);
 	snprintf(want, sizeof want, "ASTRON_EVENT_SINK=%s: cannot write", sink);
-	cr_expect_eq(logs_with(want, "No space left on device"), 5,
-		     "%d lines; first: %s", nlogs(), log_line(0));
-	cr_expect_eq(nlogs(), 5);
+	cr_expect_eq(test_log_count(want, "No space left on device"), 5,
+		     "%d lines; first: %s", test_log_n(), test_log_line(0));
+	cr_expect_eq(test_log_n(), 5);
 }
 
 Test(sink, json_write_errors_are_failed_and_named, .timeout = 60)

@@ -24,10 +24,15 @@ static inline void count(uint64_t *c)
 	__atomic_store_n(c, *c + 1, __ATOMIC_RELAXED);
 }
 
-/* First call on this thread or at this site: make both exist. */
+/* First call on this thread or at this site: make both exist (the thread's
+ * ring in astron_tls_ring, the site's plan in site->plan_); 1 when they do.
+ * Out of line, and taking no addresses of the hot path's locals, so those
+ * stay in registers there. */
 static __attribute__((noinline)) int
-emit_slow(astron_site_t *site, astron_ring_t **r, const astron_site_plan_t **sp)
+emit_slow(astron_site_t *site)
 {
+	astron_ring_t *r = astron_tls_ring;
+	const astron_site_plan_t *sp = site->plan_;
 	const astron_config_t *cfg = astron_config();
 
 	/* Every thread's first call passes here.  Acquire pairs with the
@@ -38,13 +43,13 @@ emit_slow(astron_site_t *site, astron_ring_t **r, const astron_site_plan_t **sp)
 
 	/* Not accepting (not configured, shut down): count the drop without
 	 * giving this thread a ring it would never use. */
-	if (!*r && !astron_pipeline_accepting())
+	if (!r && !astron_pipeline_accepting())
 		return 0;
-	if (!*r)
-		*r = astron_ring_attach(cfg->ring_size, cfg->max_event);
-	if (!*sp)
-		*sp = astron_site_plan(site, cfg->max_event);
-	return *r && *sp;
+	if (!r)
+		r = astron_ring_attach(cfg->ring_size, cfg->max_event);
+	if (!sp)
+		sp = astron_site_plan(site, cfg->max_event);
+	return r && sp;
 }
 
 /* The ring is full.  By default the event is dropped (and counted); with
@@ -93,12 +98,18 @@ ASTRON_EXTERN void astron_event_emit_(astron_site_t *site, const char *key,
 	va_list ap;
 
 	(void)fmt; /* the site's own copy was parsed; fmt is for -Wformat */
-	if (__builtin_expect(!r || !sp, 0) && !emit_slow(site, &r, &sp)) {
-		if (r)
-			count(&r->dropped);
-		else
-			astron_rings_count_orphan_drop();
-		return;
+	if (__builtin_expect(!r || !sp, 0)) {
+		int ok = emit_slow(site);
+
+		r = astron_tls_ring;
+		sp = site->plan_;
+		if (!ok) {
+			if (r)
+				count(&r->dropped);
+			else
+				astron_rings_count_orphan_drop();
+			return;
+		}
 	}
 	count(&r->tseq);
 	if (__builtin_expect(sp->drop || !astron_pipeline_accepting(), 0) ||

@@ -98,8 +98,14 @@ static inline uint8_t *astron_ring_reserve(astron_ring_t *r, size_t *skip)
  * visible before the new head is. */
 static inline void astron_ring_commit(astron_ring_t *r, size_t skip, size_t len)
 {
-	__atomic_store_n(&r->head, r->head + skip + ASTRON_ALIGN8(len),
-			 __ATOMIC_RELEASE);
+	uint64_t head = r->head + skip + ASTRON_ALIGN8(len);
+
+	__atomic_store_n(&r->head, head, __ATOMIC_RELEASE);
+	/* The next event lands here: ask for the line (for writing) now, while
+	 * the caller goes on with its work, so a cold line does not stall the
+	 * next call. */
+	__builtin_prefetch(r->buf + (head & r->mask), 1, 3);
+	__builtin_prefetch(r->buf + ((head + 64) & r->mask), 1, 3);
 }
 
 /* Consumer: the oldest unconsumed record, or NULL when the ring is empty. */

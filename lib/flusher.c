@@ -71,6 +71,10 @@ static int send_one(astron_pipeline_t *p, astron_ring_t *r,
 		return 1;
 	}
 	astron_message_build(sb, rec, r, ++p->seq, p->pid);
+	if (sb->size == 0) { /* out of memory building it */
+		count(&p->failed, 1);
+		return 1;
+	}
 	if (p->sink) {
 		rc = astron_sink_write(p->sink, key, keylen, sb->data, sb->size);
 		count(rc == ASTRON_OK ? &p->delivered : &p->failed, 1);

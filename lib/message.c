@@ -9,22 +9,29 @@
  * decodable by any msgpack library.
  */
 #include <msgpack.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
+#include "encode.h"
 #include "pipeline.h"
 #include "ring.h"
 #include "site.h"
 
 #define ASTRON_SCHEMA_VERSION 1
 
-static void key(msgpack_packer *pk, const char *k)
+/* The metadata keys, pre-encoded as msgpack fixstr (0xa0 | length). */
+#define KEY(w, lit) put((w), "" lit, sizeof(lit) - 1)
+
+static inline void put(astron_wbuf_t *w, const char *s, size_t n)
 {
-	size_t n = strlen(k);
-	msgpack_pack_str(pk, n);
-	msgpack_pack_str_body(pk, k, n);
+	memcpy(w->p, s, n);
+	w->p += n;
 }
 
+/* The flusher calls this once per event, so it writes straight into the
+ * buffer, grown once up front, through msgpack-c's inline packers (no
+ * per-value allocation checks); the keys are constant bytes. */
 void astron_message_build(msgpack_sbuffer *sb, const astron_rec_t *rec,
 			  const astron_ring_t *ring, uint64_t seq, int pid)
 {
@@ -32,28 +39,40 @@ void astron_message_build(msgpack_sbuffer *sb, const astron_rec_t *rec,
 	const uint8_t *fields = (const uint8_t *)(rec + 1) +
 				(rec->keylen & ASTRON_REC_KEYLEN_MASK);
 	size_t flen = rec->size - (size_t)(fields - (const uint8_t *)rec);
+	size_t need = 160 + sp->meta_len + flen;
 	int cut = (rec->keylen & ASTRON_REC_TRUNCATED) != 0;
+	astron_wbuf_t w;
 	msgpack_packer pk;
 
-	msgpack_sbuffer_clear(sb);
-	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	if (sb->alloc < need) {
+		char *d = realloc(sb->data, need * 2);
+		if (!d) {
+			sb->size = 0; /* the caller sends an empty value: failed */
+			return;
+		}
+		sb->data = d;
+		sb->alloc = need * 2;
+	}
+	w.p = (uint8_t *)sb->data;
+	msgpack_packer_init(&pk, &w, astron_wbuf_write);
 	msgpack_pack_map(&pk, ASTRON_META_FIELDS + sp->fmt->nfields + cut);
-	key(&pk, "@v");
+	KEY(&w, "\xa2@v");
 	msgpack_pack_int64(&pk, ASTRON_SCHEMA_VERSION);
-	key(&pk, "@ts");
+	KEY(&w, "\xa3@ts");
 	msgpack_pack_int64(&pk, astron_clock_to_ns(rec->tsc));
-	msgpack_sbuffer_write(sb, (const char *)sp->meta, sp->meta_len);
-	key(&pk, "@pid");
+	put(&w, (const char *)sp->meta, sp->meta_len);
+	KEY(&w, "\xa4@pid");
 	msgpack_pack_int64(&pk, pid);
-	key(&pk, "@tid");
+	KEY(&w, "\xa4@tid");
 	msgpack_pack_int64(&pk, ring->tid);
-	key(&pk, "@seq");
+	KEY(&w, "\xa4@seq");
 	msgpack_pack_uint64(&pk, seq);
-	key(&pk, "@tseq");
+	KEY(&w, "\xa5@tseq");
 	msgpack_pack_uint64(&pk, rec->tseq);
 	if (cut) {
-		key(&pk, "@truncated");
+		KEY(&w, "\xaa@truncated");
 		msgpack_pack_true(&pk);
 	}
-	msgpack_sbuffer_write(sb, (const char *)fields, flen);
+	put(&w, (const char *)fields, flen);
+	sb->size = (size_t)(w.p - (uint8_t *)sb->data);
 }

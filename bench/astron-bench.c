@@ -72,8 +72,19 @@ static double tsc_per_ns; /* calibrated; from the driver via BENCH_TSC_GHZ */
 static __thread int alloc_counting;
 static __thread uint64_t alloc_count;
 
-#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define BENCH_COUNTS_ALLOCS 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+	__has_feature(memory_sanitizer)
+#define BENCH_COUNTS_ALLOCS 0
+#endif
+#endif
+#ifndef BENCH_COUNTS_ALLOCS
 #define BENCH_COUNTS_ALLOCS 1
+#endif
+
+#if BENCH_COUNTS_ALLOCS
 extern void *__libc_malloc(size_t n);
 extern void *__libc_calloc(size_t n, size_t size);
 extern void *__libc_realloc(void *p, size_t n);
@@ -122,8 +133,6 @@ int posix_memalign(void **out, size_t align, size_t n)
 	*out = p;
 	return 0;
 }
-#else
-#define BENCH_COUNTS_ALLOCS 0
 #endif
 
 /* ------------------------------------------------------------------------

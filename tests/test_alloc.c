@@ -18,9 +18,17 @@
 
 #include <astron/event.h>
 
+/* Under ASan, TSan or MSan the sanitizer owns the allocator: no count.  GCC
+ * says so with __SANITIZE_*__, clang with __has_feature. */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define ALLOC_COUNTED 0 /* the sanitizer owns the allocator */
-#else
+#define ALLOC_COUNTED 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+	__has_feature(memory_sanitizer)
+#define ALLOC_COUNTED 0
+#endif
+#endif
+#ifndef ALLOC_COUNTED
 #define ALLOC_COUNTED 1
 #endif
 
@@ -97,8 +105,8 @@ int posix_memalign(void **out, size_t align, size_t n)
  * site, so a warm-up pass over all of them builds every plan. */
 static void emit(int which, int i)
 {
-	static const char *const words[4] = {"alpha", "ünïcödé", "", "a longer "
-					     "string value of some forty bytes"};
+	static const char *const words[4] = {
+		"alpha", "ünïcödé", "", "a longer string value, forty bytes"};
 	const char *w = words[i & 3];
 
 	switch (which) {

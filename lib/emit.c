@@ -24,6 +24,14 @@ static inline void count(uint64_t *c)
 	__atomic_store_n(c, *c + 1, __ATOMIC_RELAXED);
 }
 
+/* The site's plan.  Acquire pairs with the release of the compare-and-swap
+ * that installs it (site.c): the plan is complete before we read it. */
+static inline const astron_site_plan_t *plan_of(astron_site_t *site)
+{
+	return __atomic_load_n((astron_site_plan_t **)&site->plan_,
+			       __ATOMIC_ACQUIRE);
+}
+
 /* First call on this thread or at this site: make both exist (the thread's
  * ring in astron_tls_ring, the site's plan in site->plan_); 1 when they do.
  * Out of line, and taking no addresses of the hot path's locals, so those
@@ -32,7 +40,7 @@ static __attribute__((noinline)) int
 emit_slow(astron_site_t *site)
 {
 	astron_ring_t *r = astron_tls_ring;
-	const astron_site_plan_t *sp = site->plan_;
+	const astron_site_plan_t *sp = plan_of(site);
 	const astron_config_t *cfg = astron_config();
 
 	/* Every thread's first call passes here.  Acquire pairs with the
@@ -89,8 +97,7 @@ ASTRON_EXTERN void astron_event_emit_(astron_site_t *site, const char *key,
 				      const char *fmt, ...)
 {
 	astron_ring_t *r = astron_tls_ring;
-	const astron_site_plan_t *sp = __atomic_load_n(
-		(astron_site_plan_t **)&site->plan_, __ATOMIC_ACQUIRE);
+	const astron_site_plan_t *sp = plan_of(site);
 	astron_rec_t *rec;
 	uint8_t *p;
 	size_t skip, keylen = 0;
@@ -102,7 +109,7 @@ ASTRON_EXTERN void astron_event_emit_(astron_site_t *site, const char *key,
 		int ok = emit_slow(site);
 
 		r = astron_tls_ring;
-		sp = site->plan_;
+		sp = plan_of(site);
 		if (!ok) {
 			if (r)
 				count(&r->dropped);

@@ -30,11 +30,27 @@ static int64_t realtime_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static int64_t monotonic_ns(void)
+int64_t astron_mono_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t astron_mono_ms(void)
+{
+	return astron_mono_ns() / 1000000;
+}
+
+void astron_deadline_ts(struct timespec *ts, int64_t ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
 }
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -77,7 +93,7 @@ void astron_clock_init(void)
 		ck.tsc1 = ck.tsc0;
 		ck.ns1 = ck.ns0;
 		ck.ns_per_tick = 0;
-		ck.last_sample = monotonic_ns();
+		ck.last_sample = astron_mono_ns();
 	}
 #endif
 }
@@ -89,7 +105,7 @@ void astron_clock_tick(void)
 
 	if (!astron_clock_tsc)
 		return;
-	now = monotonic_ns();
+	now = astron_mono_ns();
 	if (ck.ns_per_tick == 0) {
 		/* First rate: wait until the baseline is at least 10 ms. */
 		int64_t waited = now - ck.last_sample;
@@ -101,7 +117,7 @@ void astron_clock_tick(void)
 		return;
 	}
 	sample(&ck.tsc1, &ck.ns1);
-	ck.last_sample = monotonic_ns();
+	ck.last_sample = astron_mono_ns();
 	if (ck.tsc1 > ck.tsc0)
 		ck.ns_per_tick = (double)(ck.ns1 - ck.ns0) / (double)(ck.tsc1 - ck.tsc0);
 	if (ck.ns_per_tick <= 0)

@@ -26,6 +26,14 @@ static inline uint64_t astron_clock_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* CLOCK_MONOTONIC in nanoseconds and milliseconds, for bounded waits. */
+int64_t astron_mono_ns(void);
+int64_t astron_mono_ms(void);
+
+/* *ts = CLOCK_MONOTONIC + ms, for pthread_cond_timedwait on the library's
+ * condition variables (which use CLOCK_MONOTONIC, see lifecycle.c). */
+void astron_deadline_ts(struct timespec *ts, int64_t ms);
+
 /* Decide TSC or realtime and take the first reference pair (before the
  * first event is recorded). */
 void astron_clock_init(void);

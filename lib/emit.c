@@ -68,18 +68,13 @@ static __attribute__((noinline)) uint8_t *
 wait_for_room(astron_ring_t *r, size_t *skip)
 {
 	int ms = astron_config()->block_ms;
-	struct timespec now, until, nap = {0, 20000};
+	struct timespec nap = {0, 20000};
+	int64_t until;
 	uint8_t *p;
 
 	if (ms <= 0)
 		return NULL;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
+	until = astron_mono_ns() + (int64_t)ms * 1000000;
 	do {
 		astron_pipeline_kick();
 		nanosleep(&nap, NULL);
@@ -87,9 +82,7 @@ wait_for_room(astron_ring_t *r, size_t *skip)
 			return p;
 		if (!astron_pipeline_accepting())
 			return NULL;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-	} while (now.tv_sec < until.tv_sec ||
-		 (now.tv_sec == until.tv_sec && now.tv_nsec < until.tv_nsec));
+	} while (astron_mono_ns() < until);
 	return NULL;
 }
 

@@ -145,10 +145,7 @@ static void idle_wait(astron_pipeline_t *p, int ms)
 		__atomic_store_n(&p->sleeping, 0, __ATOMIC_RELAXED);
 		return;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_nsec += (long)ms * 1000000;
-	until.tv_sec += until.tv_nsec / 1000000000;
-	until.tv_nsec %= 1000000000;
+	astron_deadline_ts(&until, ms);
 	pthread_mutex_lock(&p->lock);
 	while (!p->kicked && !p->stop &&
 	       pthread_cond_timedwait(&p->wake, &p->lock, &until) == 0)
@@ -163,12 +160,8 @@ void astron_pipeline_wake(void)
 	astron_pipeline_t *p = &astron_pipe;
 
 	/* Only the emitter that clears the flag pays for the signal. */
-	if (!__atomic_exchange_n(&p->sleeping, 0, __ATOMIC_ACQ_REL))
-		return;
-	pthread_mutex_lock(&p->lock);
-	p->kicked = 1;
-	pthread_cond_signal(&p->wake);
-	pthread_mutex_unlock(&p->lock);
+	if (__atomic_exchange_n(&p->sleeping, 0, __ATOMIC_ACQ_REL))
+		astron_pipeline_kick();
 }
 
 void astron_pipeline_kick(void)

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "site.h"
@@ -181,13 +182,6 @@ astron_kafka_service_set_default_cb(astron_kafka_service_t *svc,
 	svc->default_opaque = opaque;
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 ASTRON_EXTERN int astron_kafka_service_send_keyed(
 	astron_kafka_service_t *svc, const char *topic, const void *key,
 	size_t keylen, const void *value, size_t len,
@@ -242,8 +236,8 @@ int astron_kafka_service_produce(astron_kafka_service_t *svc, const char *topic,
 		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
 			break;
 		if (deadline < 0)
-			deadline = mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
-		left = deadline - mono_ms();
+			deadline = astron_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+		left = deadline - astron_mono_ms();
 		if (left <= 0)
 			break;
 		/* Serving reports is what frees room in the queue. */

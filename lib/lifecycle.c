@@ -144,24 +144,6 @@ ASTRON_EXTERN int astron_event_enabled(void)
 	return astron_config()->enabled;
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void deadline_ts(struct timespec *ts, int64_t ms_from_now)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms_from_now / 1000;
-	ts->tv_nsec += (long)(ms_from_now % 1000) * 1000000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
-}
-
 static uint64_t completed(const astron_pipeline_t *p)
 {
 	return __atomic_load_n(&p->delivered, __ATOMIC_RELAXED) +
@@ -179,7 +161,7 @@ ASTRON_EXTERN int astron_event_flush(int timeout_ms)
 		return ASTRON_EDISABLED;
 	if (timeout_ms < 0)
 		timeout_ms = astron_config()->timeout_ms;
-	deadline = mono_ms() + timeout_ms;
+	deadline = astron_mono_ms() + timeout_ms;
 	pthread_mutex_lock(&p->lock);
 	if (p->shut) {
 		pthread_mutex_unlock(&p->lock);
@@ -195,7 +177,7 @@ ASTRON_EXTERN int astron_event_flush(int timeout_ms)
 	pthread_cond_signal(&p->wake);
 	while (completed(p) < t.emitted && p->running) {
 		struct timespec ts;
-		int64_t left = deadline - mono_ms();
+		int64_t left = deadline - astron_mono_ms();
 
 		if (left <= 0) {
 			rc = ASTRON_ETIMEDOUT;
@@ -203,7 +185,7 @@ ASTRON_EXTERN int astron_event_flush(int timeout_ms)
 		}
 		/* Short waits: the flusher broadcasts progress once per loop,
 		 * but an idle flusher may be asleep in librdkafka's poll. */
-		deadline_ts(&ts, left < 10 ? left : 10);
+		astron_deadline_ts(&ts, left < 10 ? left : 10);
 		pthread_cond_timedwait(&p->progress, &p->lock, &ts);
 	}
 	p->flush_waiters--;
@@ -288,7 +270,7 @@ ASTRON_EXTERN const char *astron_event_servers(int timeout_ms)
 		astron_event_open_();
 	if (ASTRON_GATE_() != 1)
 		return NULL;
-	deadline_ts(&ts, timeout_ms < 0 ? 0 : timeout_ms);
+	astron_deadline_ts(&ts, timeout_ms < 0 ? 0 : timeout_ms);
 	pthread_mutex_lock(&p->lock);
 	while (p->running && !p->started &&
 	       pthread_cond_timedwait(&p->progress, &p->lock, &ts) != ETIMEDOUT)

@@ -5,6 +5,7 @@
 #ifndef ASTRON_PIPELINE_H
 #define ASTRON_PIPELINE_H
 
+#include <msgpack.h>
 #include <pthread.h>
 #include <stdint.h>
 
@@ -70,13 +71,13 @@ static inline void astron_pipeline_poke(void)
 /* Start the flusher thread (lifecycle.c calls this once). */
 int astron_flusher_start(void);
 
-/* Ask the flusher to finish within deadline_ms of CLOCK_MONOTONIC and join it. */
+/* Ask the flusher to drain (or, once abort_sends is set, give up) and exit;
+ * join it. */
 void astron_flusher_stop(void);
 
 /* Bytes of the event as Kafka receives it; see message.c. */
 struct astron_ring;
 struct astron_rec;
-#include <msgpack.h>
 void astron_message_build(msgpack_sbuffer *sb, const struct astron_rec *rec,
 			  const struct astron_ring *ring, uint64_t seq, int pid);
 

@@ -82,8 +82,10 @@ static int send_one(astron_pipeline_t *p, astron_ring_t *r,
 	}
 	do {
 		rc = astron_kafka_service_produce(
-			p->svc, sp->topic, key, keylen, sb->data, sb->size,
-			NULL, NULL, ASTRON_QUEUE_WAIT_MS);
+			p->svc, sp->topic,
+			astron_kafka_service_topic(p->svc, sp->topic), key,
+			keylen, sb->data, sb->size, NULL, NULL,
+			ASTRON_QUEUE_WAIT_MS);
 	} while (rc == ASTRON_EQUEUEFULL &&
 		 !__atomic_load_n(&p->abort_sends, __ATOMIC_RELAXED));
 	if (rc == ASTRON_EQUEUEFULL) {

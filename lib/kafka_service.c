@@ -63,6 +63,9 @@ static void teardown(astron_service_t *base)
 	astron_kafka_service_t *svc = (astron_kafka_service_t *)base;
 
 	astron_service_set_ready(base, 0);
+	for (size_t i = 0; i < ASTRON_TOPIC_SLOTS; i++)
+		if (svc->topics[i].rkt)
+			rd_kafka_topic_destroy(svc->topics[i].rkt);
 	if (svc->rk) {
 		/* Whatever is still queued will not be delivered: report it
 		 * (as purged) so every message gets its one report, then
@@ -202,13 +205,35 @@ ASTRON_EXTERN int astron_kafka_service_send_keyed(
 			   astron_topic_problem(topic));
 		return ASTRON_EINVAL;
 	}
-	rc = astron_kafka_service_produce(svc, topic, key, keylen, value, len,
-					  cb, opaque, timeout_ms);
+	rc = astron_kafka_service_produce(svc, topic, NULL, key, keylen, value,
+					  len, cb, opaque, timeout_ms);
 	rd_kafka_poll(svc->rk, 0); /* the seed's send(): produce, then poll */
 	return rc;
 }
 
+rd_kafka_topic_t *astron_kafka_service_topic(astron_kafka_service_t *svc,
+					     const char *topic)
+{
+	/* Open addressing on the address; a few sites share each topic. */
+	size_t h = ((uintptr_t)topic >> 3) * 0x9e3779b97f4a7c15u >> 57;
+
+	for (size_t i = 0; i < ASTRON_TOPIC_SLOTS; i++) {
+		size_t k = (h + i) % ASTRON_TOPIC_SLOTS;
+
+		if (svc->topics[k].name == topic)
+			return svc->topics[k].rkt;
+		if (!svc->topics[k].name) {
+			svc->topics[k].name = topic;
+			svc->topics[k].rkt = rd_kafka_topic_new(svc->rk, topic,
+								NULL);
+			return svc->topics[k].rkt;
+		}
+	}
+	return NULL;
+}
+
 int astron_kafka_service_produce(astron_kafka_service_t *svc, const char *topic,
+				 rd_kafka_topic_t *rkt,
 				 const void *key, size_t keylen,
 				 const void *value, size_t len,
 				 astron_kafka_delivery_cb cb, void *opaque,
@@ -228,11 +253,20 @@ int astron_kafka_service_produce(astron_kafka_service_t *svc, const char *topic,
 	for (;;) {
 		int64_t left;
 
-		err = rd_kafka_producev(svc->rk, RD_KAFKA_V_TOPIC(topic),
-					RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-					RD_KAFKA_V_VALUE((void *)value, len),
-					RD_KAFKA_V_KEY(key, keylen),
-					RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
+		if (rkt)
+			err = rd_kafka_producev(
+				svc->rk, RD_KAFKA_V_RKT(rkt),
+				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+				RD_KAFKA_V_VALUE((void *)value, len),
+				RD_KAFKA_V_KEY(key, keylen),
+				RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
+		else
+			err = rd_kafka_producev(
+				svc->rk, RD_KAFKA_V_TOPIC(topic),
+				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+				RD_KAFKA_V_VALUE((void *)value, len),
+				RD_KAFKA_V_KEY(key, keylen),
+				RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
 		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
 			break;
 		if (deadline < 0)

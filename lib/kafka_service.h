@@ -10,12 +10,20 @@
 #include "astron/kafka.h"
 #include "service_base.h"
 
+/* Topic handles of the flusher's call sites, by the address of the site's
+ * topic string (see astron_kafka_service_topic). */
+#define ASTRON_TOPIC_SLOTS 128
+
 struct astron_kafka_service {
 	astron_service_t base; /* first: the handle converts to a service */
 	rd_kafka_t *rk;
 	char *servers;	       /* bootstrap servers actually used */
 	astron_kafka_delivery_cb default_cb;
 	void *default_opaque;
+	struct {
+		const char *name;
+		rd_kafka_topic_t *rkt;
+	} topics[ASTRON_TOPIC_SLOTS];
 };
 
 /* Build the service around an rd_kafka_t created by the factory. */
@@ -38,12 +46,23 @@ void astron_kafka_service_on_log(const rd_kafka_t *rk, int level,
 /* send_keyed without argument checks and without serving reports, for a
  * caller that validated its arguments once and polls on its own schedule
  * (the flusher: topics are checked per call site, reports served once per
- * drain). */
+ * drain).  rkt, when not NULL, is topic's handle from
+ * astron_kafka_service_topic. */
 int astron_kafka_service_produce(astron_kafka_service_t *svc, const char *topic,
+				 rd_kafka_topic_t *rkt,
 				 const void *key, size_t keylen,
 				 const void *value, size_t len,
 				 astron_kafka_delivery_cb cb, void *opaque,
 				 int timeout_ms);
+
+/* The handle of a topic whose name is a string that outlives the service,
+ * for one thread (the flusher, with a call site's topic), cached by the
+ * string's address.  Producing by handle skips the lookup by name (a lock
+ * and a search) that librdkafka otherwise makes for every message.  NULL
+ * when the cache is full or librdkafka refuses the name: then produce by
+ * name. */
+rd_kafka_topic_t *astron_kafka_service_topic(astron_kafka_service_t *svc,
+					     const char *topic);
 
 /* Map a librdkafka error to an ASTRON_E* code. */
 int astron_kafka_err(rd_kafka_resp_err_t err);

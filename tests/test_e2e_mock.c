@@ -15,6 +15,7 @@
 #include <astron/event.h>
 
 #include "helpers.h"
+#include "../lib/kafka_service.h"
 
 #define THREADS 4
 #define PER_THREAD 2500
@@ -257,4 +258,61 @@ Test(e2e_mock, unreachable_broker_exit_is_bounded, .timeout = 60)
 	ASTRON_EVENT("e2e.unreachable", "i=%d", 100);
 	astron_event_stats(&st);
 	cr_expect_eq(st.dropped, 1, "an event after shutdown is dropped and counted");
+}
+
+/* The flusher produces by topic handle, cached by the address of a call
+ * site's topic string: one handle per address, the same one on every call,
+ * up to ASTRON_TOPIC_SLOTS addresses; past that the cache answers NULL and
+ * the message goes by name.  Both kinds arrive, with their keys and values,
+ * and the service tears down with the cache full. */
+Test(e2e_mock, topic_handles_cached_by_address, .timeout = 60)
+{
+	enum { N = ASTRON_TOPIC_SLOTS + 2 };
+	static char names[N][32];
+	char err[256];
+	astron_kafka_service_t *svc;
+	rd_kafka_topic_t *first;
+	test_msg_t *msgs;
+	size_t n;
+
+	setenv("KAFKA_ENABLE", "1", 1);
+	svc = astron_kafka_service_factory_create("mock:1", NULL, err, sizeof err);
+	cr_assert_not_null(svc, "%s", err);
+	for (int i = 0; i < N; i++) /* many addresses, two names */
+		snprintf(names[i], sizeof names[i], "e2e.cache.%d", i % 2);
+	first = astron_kafka_service_topic(svc, names[0]);
+	cr_assert_not_null(first);
+	cr_assert_str_eq(rd_kafka_topic_name(first), "e2e.cache.0");
+	cr_assert_eq(astron_kafka_service_topic(svc, names[0]), first);
+	for (int i = 1; i < ASTRON_TOPIC_SLOTS; i++) {
+		rd_kafka_topic_t *rkt = astron_kafka_service_topic(svc, names[i]);
+		cr_assert_not_null(rkt, "slot %d", i);
+		cr_assert_str_eq(rd_kafka_topic_name(rkt), names[i]);
+	}
+	cr_assert_eq(astron_kafka_service_topic(svc, names[1]),
+		     astron_kafka_service_topic(svc, names[1]));
+	cr_assert_null(astron_kafka_service_topic(svc, names[N - 2]), "cache full");
+	cr_assert_null(astron_kafka_service_topic(svc, names[N - 1]), "cache full");
+
+	cr_assert_eq(astron_kafka_service_produce(svc, names[0], first, "k-handle",
+						  8, "by handle", 9, NULL, NULL,
+						  1000), ASTRON_OK);
+	cr_assert_eq(astron_kafka_service_produce(svc, names[N - 2], NULL, "k-name",
+						  6, "by name", 7, NULL, NULL,
+						  1000), ASTRON_OK);
+	cr_assert_eq(astron_kafka_service_flush(svc, 10000), ASTRON_OK);
+	n = test_consume(astron_kafka_service_servers(svc), "e2e.cache.0", 2,
+			 30000, &msgs);
+	cr_assert_eq(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		int by_handle = msgs[i].keylen == 8;
+
+		cr_assert_str_eq(msgs[i].key, by_handle ? "k-handle" : "k-name");
+		cr_assert_eq(msgs[i].len, by_handle ? 9u : 7u);
+		cr_assert(memcmp(msgs[i].value, by_handle ? "by handle" : "by name",
+				 msgs[i].len) == 0);
+	}
+	cr_assert_neq(msgs[0].keylen, msgs[1].keylen, "one of each");
+	test_free_msgs(msgs, n);
+	astron_service_teardown(astron_kafka_service_base(svc));
 }

@@ -126,8 +126,106 @@ static inline uint8_t *astron_encode_short_str(uint8_t *p, const char *s,
 	return p + 1 + n;
 }
 
+/* A %s value: nil for NULL; the short ASCII path; else str or bin, cut to
+ * what the rest of the event leaves room for (its widest header and the
+ * copy slack stay free).  Returns the end; *cut is set when it was cut. */
+static inline __attribute__((always_inline)) uint8_t *
+astron_encode_str(msgpack_packer *pk, uint8_t *p,
+					 const char *s, long prec,
+					 const uint8_t *limit, uint32_t reserve,
+					 int *cut)
+{
+	astron_wbuf_t *w = (astron_wbuf_t *)pk->data;
+	size_t room, n;
+	uint8_t *e;
+
+	if (!s) {
+		*p = 0xc0; /* msgpack nil */
+		return p + 1;
+	}
+	room = (size_t)(limit - p) - reserve - 5 - ASTRON_COPY_SLACK;
+	if (__builtin_expect((e = astron_encode_short_str(p, s, prec, room)) != NULL, 1))
+		return e;
+	n = prec >= 0 && (size_t)prec <= room ? strnlen(s, (size_t)prec)
+					       : strnlen(s, room + 1);
+	w->p = p;
+	*cut |= astron_encode_bytes(pk, s, n, room);
+	return w->p;
+}
+
+/* Everything without a shortcut: '*' arguments, length modifiers, %c, %p,
+ * %n, values read and discarded.  Out of line, to keep the loop small. */
+static __attribute__((noinline)) uint8_t *
+astron_encode_general(const astron_op_t *op, msgpack_packer *pk, uint8_t *p,
+		      const uint8_t *limit, int *cut, va_list *ap)
+{
+	astron_wbuf_t *w = (astron_wbuf_t *)pk->data;
+	long prec = op->prec;
+
+	w->p = p;
+	if (op->star_width)
+		(void)va_arg(*ap, int);
+	if (op->star_prec) {
+		int pr = va_arg(*ap, int);
+		prec = pr < 0 ? -1 : pr;
+	}
+	switch (op->conv) {
+	case ASTRON_CONV_INT: {
+		int64_t v = astron_read_int(op->len, ap);
+		if (op->record)
+			msgpack_pack_int64(pk, v);
+		break;
+	}
+	case ASTRON_CONV_UINT: {
+		uint64_t v = astron_read_uint(op->len, ap);
+		if (op->record)
+			msgpack_pack_uint64(pk, v);
+		break;
+	}
+	case ASTRON_CONV_DOUBLE: {
+		double v = va_arg(*ap, double);
+		if (op->record)
+			msgpack_pack_double(pk, v);
+		break;
+	}
+	case ASTRON_CONV_LDOUBLE: {
+		long double v = va_arg(*ap, long double);
+		if (op->record)
+			msgpack_pack_double(pk, (double)v);
+		break;
+	}
+	case ASTRON_CONV_CHAR: {
+		int c = op->len == ASTRON_LEN_L ? (int)va_arg(*ap, wint_t)
+						: va_arg(*ap, int);
+		char b = (char)c;
+		if (op->record)
+			astron_encode_bytes(pk, &b, 1, 1);
+		break;
+	}
+	case ASTRON_CONV_STR: {
+		const char *s = va_arg(*ap, const char *);
+		if (op->record)
+			w->p = astron_encode_str(pk, w->p, s, prec, limit,
+						 op->reserve, cut);
+		break;
+	}
+	case ASTRON_CONV_PTR: {
+		void *v = va_arg(*ap, void *);
+		if (op->record)
+			msgpack_pack_uint64(pk, (uint64_t)(uintptr_t)v);
+		break;
+	}
+	default: /* ASTRON_CONV_SKIP_PTR: %n, never written through */
+		(void)va_arg(*ap, void *);
+		break;
+	}
+	return w->p;
+}
+
 /* Encode the plan's fields from *ap into p; returns the end.  *cut is set
- * when a string was truncated to fit `limit`. */
+ * when a string was truncated to fit `limit`.  The common ops take their
+ * shortcut (format.h: enum astron_fast); msgpack-c picks the smallest
+ * encoding of each number whichever packer is used. */
 static inline uint8_t *astron_encode_fields(const astron_plan_t *plan,
 					    uint8_t *p, const uint8_t *limit,
 					    int *cut, va_list *ap)
@@ -138,81 +236,31 @@ static inline uint8_t *astron_encode_fields(const astron_plan_t *plan,
 	msgpack_packer_init(&pk, &w, astron_wbuf_write);
 	for (uint32_t i = 0; i < plan->nops; i++) {
 		const astron_op_t *op = &plan->ops[i];
-		long prec = op->prec;
 
 		w.p = astron_copy_pre(w.p, plan->bytes + op->pre_off, op->pre_len);
-		if (op->star_width)
-			(void)va_arg(*ap, int);
-		if (op->star_prec) {
-			int pr = va_arg(*ap, int);
-			prec = pr < 0 ? -1 : pr;
-		}
-		switch (op->conv) {
-		case ASTRON_CONV_INT: {
-			int64_t v = astron_read_int(op->len, ap);
-			if (op->record)
-				msgpack_pack_int64(&pk, v);
+		switch (op->fast) {
+		case ASTRON_FAST_INT:
+			msgpack_pack_int(&pk, va_arg(*ap, int));
 			break;
-		}
-		case ASTRON_CONV_UINT: {
-			uint64_t v = astron_read_uint(op->len, ap);
-			if (op->record)
-				msgpack_pack_uint64(&pk, v);
+		case ASTRON_FAST_LLONG:
+			msgpack_pack_long_long(&pk, va_arg(*ap, long long));
 			break;
-		}
-		case ASTRON_CONV_DOUBLE: {
-			double v = va_arg(*ap, double);
-			if (op->record)
-				msgpack_pack_double(&pk, v);
+		case ASTRON_FAST_UINT:
+			msgpack_pack_unsigned_int(&pk, va_arg(*ap, unsigned));
 			break;
-		}
-		case ASTRON_CONV_LDOUBLE: {
-			long double v = va_arg(*ap, long double);
-			if (op->record)
-				msgpack_pack_double(&pk, (double)v);
+		case ASTRON_FAST_ULLONG:
+			msgpack_pack_unsigned_long_long(
+				&pk, va_arg(*ap, unsigned long long));
 			break;
-		}
-		case ASTRON_CONV_CHAR: {
-			int c = op->len == ASTRON_LEN_L ? (int)va_arg(*ap, wint_t)
-							: va_arg(*ap, int);
-			char b = (char)c;
-			if (op->record)
-				astron_encode_bytes(&pk, &b, 1, 1);
+		case ASTRON_FAST_DOUBLE:
+			msgpack_pack_double(&pk, va_arg(*ap, double));
 			break;
-		}
-		case ASTRON_CONV_STR: {
-			const char *s = va_arg(*ap, const char *);
-			size_t room, n;
-			if (!op->record)
-				break;
-			if (!s) {
-				msgpack_pack_nil(&pk);
-				break;
-			}
-			/* What the rest of the event may need, the widest
-			 * header and the copy slack stay free. */
-			room = (size_t)(limit - w.p) - op->reserve - 5 -
-			       ASTRON_COPY_SLACK;
-			{
-				uint8_t *e = astron_encode_short_str(w.p, s, prec, room);
-				if (__builtin_expect(e != NULL, 1)) {
-					w.p = e;
-					break;
-				}
-			}
-			n = prec >= 0 && (size_t)prec <= room ? strnlen(s, (size_t)prec)
-							       : strnlen(s, room + 1);
-			*cut |= astron_encode_bytes(&pk, s, n, room);
+		case ASTRON_FAST_STR:
+			w.p = astron_encode_str(&pk, w.p, va_arg(*ap, const char *),
+						op->prec, limit, op->reserve, cut);
 			break;
-		}
-		case ASTRON_CONV_PTR: {
-			void *v = va_arg(*ap, void *);
-			if (op->record)
-				msgpack_pack_uint64(&pk, (uint64_t)(uintptr_t)v);
-			break;
-		}
-		default: /* ASTRON_CONV_SKIP_PTR: %n, never written through */
-			(void)va_arg(*ap, void *);
+		default:
+			w.p = astron_encode_general(op, &pk, w.p, limit, cut, ap);
 			break;
 		}
 	}

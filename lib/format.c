@@ -202,6 +202,46 @@ static void pack_str(parser_t *ps, const char *s, size_t n)
 		ps->oom = 1;
 }
 
+/* The shortcut for an op, if it has one (see enum astron_fast).  The 64-bit
+ * ones read the argument as long long, which is what l, j and t are on LP64
+ * (checked here, so elsewhere they stay on the general path); z is size_t,
+ * unsigned, so %zd keeps the general path's conversion. */
+static uint8_t fast_of(const astron_op_t *op)
+{
+	int wide = sizeof(long) == sizeof(long long) &&
+		   sizeof(intmax_t) == sizeof(long long) &&
+		   sizeof(ptrdiff_t) == sizeof(long long) &&
+		   sizeof(size_t) == sizeof(long long);
+
+	if (!op->record || op->star_width || op->star_prec)
+		return ASTRON_FAST_NONE;
+	switch (op->conv) {
+	case ASTRON_CONV_INT:
+		if (op->len == ASTRON_LEN_NONE)
+			return ASTRON_FAST_INT;
+		if (op->len == ASTRON_LEN_LL ||
+		    (wide && (op->len == ASTRON_LEN_L || op->len == ASTRON_LEN_J ||
+			      op->len == ASTRON_LEN_T)))
+			return ASTRON_FAST_LLONG;
+		break;
+	case ASTRON_CONV_UINT:
+		if (op->len == ASTRON_LEN_NONE)
+			return ASTRON_FAST_UINT;
+		if (op->len == ASTRON_LEN_LL ||
+		    (wide && (op->len == ASTRON_LEN_L || op->len == ASTRON_LEN_J ||
+			      op->len == ASTRON_LEN_Z)))
+			return ASTRON_FAST_ULLONG;
+		break;
+	case ASTRON_CONV_DOUBLE:
+		return ASTRON_FAST_DOUBLE;
+	case ASTRON_CONV_STR:
+		if (op->len == ASTRON_LEN_NONE)
+			return ASTRON_FAST_STR;
+		break;
+	}
+	return ASTRON_FAST_NONE;
+}
+
 /* Append an op that reads the argument(s) of `sp`; `key` NULL means the value
  * is read and discarded.  The op takes over the literal pairs packed since
  * the previous op as the first part of its pre-bytes. */
@@ -247,6 +287,7 @@ static void add_op(parser_t *ps, const spec_t *sp, const char *key)
 	}
 	op->pre_len = (uint32_t)ps->bytes.size - op->pre_off;
 	ps->pending_off = (uint32_t)ps->bytes.size;
+	op->fast = fast_of(op);
 }
 
 /* Turn every conversion in s[0..n) into a discarding op, so the arguments

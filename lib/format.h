@@ -37,7 +37,21 @@ enum astron_len {
 	ASTRON_LEN_BIG_L
 };
 
+/* The hot path's shortcut for the common ops (no '*', a plain length, a
+ * recorded value): one dispatch that knows the argument's type.  Everything
+ * else is ASTRON_FAST_NONE and goes through conv/len. */
+enum astron_fast {
+	ASTRON_FAST_NONE,
+	ASTRON_FAST_INT,    /* %d %i: int */
+	ASTRON_FAST_LLONG,  /* %ld %lld %jd %td on LP64: 64-bit signed */
+	ASTRON_FAST_UINT,   /* %u %x %X %o: unsigned */
+	ASTRON_FAST_ULLONG, /* the same with l ll z j */
+	ASTRON_FAST_DOUBLE, /* %f %e %g %a ... */
+	ASTRON_FAST_STR     /* %s, with or without a fixed precision */
+};
+
 typedef struct astron_op {
+	uint8_t fast;	   /* enum astron_fast */
 	uint8_t conv;	   /* enum astron_conv */
 	uint8_t len;	   /* enum astron_len */
 	uint8_t star_width; /* an int width argument precedes the value */

@@ -1273,3 +1273,84 @@ Test(utf8, cut_leaves_lone_continuations_alone)
 	cr_assert_eq(cut("\x80\x80\x80\x80", 4), 4);
 	cr_assert_eq(cut("a\x80", 2), 2);
 }
+
+/* ---------------------------------------------------------------------- */
+/* The shortcuts (enum astron_fast) against the general path              */
+/* ---------------------------------------------------------------------- */
+
+/* Which ops take a shortcut: plain, recorded ones; never one with a '*',
+ * a narrowing or wide length, or a value read and discarded. */
+Test(encode, shortcuts_are_given_to_plain_ops_only)
+{
+	static const struct {
+		const char *fmt;
+		uint8_t fast;
+	} cases[] = {
+		{"a=%d", ASTRON_FAST_INT},	{"a=%i", ASTRON_FAST_INT},
+		{"a=%ld", ASTRON_FAST_LLONG},	{"a=%lld", ASTRON_FAST_LLONG},
+		{"a=%jd", ASTRON_FAST_LLONG},	{"a=%td", ASTRON_FAST_LLONG},
+		{"a=%u", ASTRON_FAST_UINT},	{"a=%x", ASTRON_FAST_UINT},
+		{"a=%lu", ASTRON_FAST_ULLONG},	{"a=%zu", ASTRON_FAST_ULLONG},
+		{"a=%llx", ASTRON_FAST_ULLONG}, {"a=%f", ASTRON_FAST_DOUBLE},
+		{"a=%g", ASTRON_FAST_DOUBLE},	{"a=%s", ASTRON_FAST_STR},
+		{"a=%.3s", ASTRON_FAST_STR},	{"a=%hd", ASTRON_FAST_NONE},
+		{"a=%hhu", ASTRON_FAST_NONE},	{"a=%zd", ASTRON_FAST_NONE},
+		{"a=%*d", ASTRON_FAST_NONE},	{"a=%.*s", ASTRON_FAST_NONE},
+		{"a=%Lf", ASTRON_FAST_NONE},	{"a=%c", ASTRON_FAST_NONE},
+		{"a=%p", ASTRON_FAST_NONE},	{"a=%ls", ASTRON_FAST_NONE},
+		{"a=%n", ASTRON_FAST_NONE},	{"a%d", ASTRON_FAST_NONE},
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		astron_plan_t *plan = astron_format_parse(cases[i].fmt);
+
+		cr_assert_not_null(plan);
+		cr_assert_eq(plan->nops, 1, "%s", cases[i].fmt);
+		cr_expect_eq(plan->ops[0].fast, cases[i].fast, "%s: fast=%d",
+			     cases[i].fmt, plan->ops[0].fast);
+		astron_format_free(plan);
+	}
+}
+
+/* Encode the same arguments with the shortcuts and, ops forced to the
+ * general path, without: the bytes must be identical. */
+static void same_bytes(const char *fmt, ...)
+{
+	astron_plan_t *plan = astron_format_parse(fmt);
+	uint8_t fast[512], slow[512];
+	size_t nf, ns;
+	int cf = 0, cs = 0;
+	va_list ap;
+
+	cr_assert_not_null(plan);
+	va_start(ap, fmt);
+	nf = enc_va(plan, fast, sizeof fast, &cf, ap);
+	for (uint32_t i = 0; i < plan->nops; i++)
+		plan->ops[i].fast = ASTRON_FAST_NONE;
+	ns = enc_va(plan, slow, sizeof slow, &cs, ap);
+	va_end(ap);
+	cr_assert_eq(nf, ns, "%s: %zu bytes with shortcuts, %zu without", fmt, nf, ns);
+	cr_assert(memcmp(fast, slow, nf) == 0, "%s: bytes differ", fmt);
+	cr_assert_eq(cf, cs, "%s", fmt);
+	astron_format_free(plan);
+}
+
+Test(encode, shortcuts_encode_like_the_general_path)
+{
+	same_bytes("a=%d b=%d c=%d d=%d e=%d f=%d g=%d", 0, -1, -32, -33, 127,
+		   INT_MIN, INT_MAX);
+	same_bytes("a=%d b=%d c=%d d=%d", 128, 255, 256, 65536);
+	same_bytes("a=%lld b=%ld c=%jd d=%td e=%lld f=%lld", LLONG_MIN, LONG_MAX,
+		   (intmax_t)-129, (ptrdiff_t)-32769, (long long)INT_MIN - 1,
+		   (long long)UINT_MAX + 1);
+	same_bytes("a=%u b=%x c=%o d=%u e=%u", 0u, 255u, 256u, 65535u, UINT_MAX);
+	same_bytes("a=%llu b=%lu c=%zu d=%jx e=%llu", ULLONG_MAX, 0ul,
+		   (size_t)4294967296u, (uintmax_t)127, 128ull);
+	same_bytes("a=%f b=%g c=%e d=%a e=%f", 0.0, -1.5, DBL_MAX, DBL_MIN,
+		   (double)NAN);
+	same_bytes("a=%s b=%s c=%s d=%.2s e=%.40s f=%s", "", "short", NULL,
+		   "precision", "exactly-thirty-one-bytes-long!!",
+		   "a string longer than thirty-one bytes, so not short");
+	same_bytes("a=%s b=%s c=%.1s", "caf\xc3\xa9", "\xff\xfe", "\xc3\xa9");
+	same_bytes("lit=x a=%d mid=y b=%s tail=z", 7, "v");
+}

@@ -94,6 +94,7 @@ ASTRON_EXTERN void astron_event_emit_(astron_site_t *site, const char *key,
 	astron_rec_t *rec;
 	uint8_t *p;
 	size_t skip, keylen = 0;
+	uint64_t tseq;
 	int cut = 0;
 	va_list ap;
 
@@ -111,7 +112,8 @@ ASTRON_EXTERN void astron_event_emit_(astron_site_t *site, const char *key,
 			return;
 		}
 	}
-	count(&r->tseq);
+	tseq = r->tseq + 1;
+	__atomic_store_n(&r->tseq, tseq, __ATOMIC_RELAXED); /* as count() */
 	if (__builtin_expect(sp->drop || !astron_pipeline_accepting(), 0) ||
 	    (!(p = astron_ring_reserve(r, &skip)) &&
 	     !(p = wait_for_room(r, &skip)))) {
@@ -121,7 +123,7 @@ ASTRON_EXTERN void astron_event_emit_(astron_site_t *site, const char *key,
 	rec = (astron_rec_t *)p;
 	rec->plan = sp;
 	rec->tsc = astron_clock_now();
-	rec->tseq = r->tseq;
+	rec->tseq = tseq;
 	p += sizeof *rec;
 	if (key) {
 		keylen = strnlen(key, r->max_event / ASTRON_KEY_SHARE + 1);

@@ -110,11 +110,30 @@ static inline uint8_t *astron_encode_short_str(uint8_t *p, const char *s,
 
 	if (prec >= 0 && (size_t)prec < lim)
 		lim = (size_t)prec;
-	while (n < lim && s[n]) {
+	/* Two bytes a turn (half the loop's own work).  s[n + 1] is read
+	 * only once s[n] is known not to be the NUL, and below lim. */
+	while (n + 1 < lim) {
+		unsigned c0 = (unsigned char)s[n], c1;
+
+		if (!c0)
+			goto ended;
+		c1 = (unsigned char)s[n + 1];
+		p[1 + n] = (uint8_t)c0;
+		acc |= c0;
+		if (!c1) {
+			n++;
+			goto ended;
+		}
+		p[2 + n] = (uint8_t)c1;
+		acc |= c1;
+		n += 2;
+	}
+	if (n < lim && s[n]) {
 		acc |= (unsigned char)s[n];
 		p[1 + n] = (uint8_t)s[n];
 		n++;
 	}
+ended:
 	/* Complete when it ended before lim, or exactly at lim because the
 	 * precision says so (never read s[prec]) or a NUL follows. */
 	if (n == lim && !(prec >= 0 && (size_t)prec == lim) && s[n])

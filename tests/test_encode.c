@@ -1354,3 +1354,46 @@ Test(encode, shortcuts_encode_like_the_general_path)
 	same_bytes("a=%s b=%s c=%.1s", "caf\xc3\xa9", "\xff\xfe", "\xc3\xa9");
 	same_bytes("lit=x a=%d mid=y b=%s tail=z", 7, "v");
 }
+
+/* The short-string path at every length around its 31-byte limit, with no
+ * precision, with %.*s at every bound, and with one non-ASCII byte at every
+ * position: the decoded bytes are the first min(length, bound) of the
+ * source.  The source is an exactly sized heap block without a NUL when the
+ * bound is below its length, so a read past the bound shows under ASan. */
+Test(encode, every_short_length_and_bound)
+{
+	for (int len = 0; len <= 40; len++) {
+		char *src = malloc((size_t)len + 1);
+		event_t ev;
+
+		cr_assert_not_null(src);
+		for (int i = 0; i < len; i++)
+			src[i] = (char)('a' + i % 26);
+		src[len] = '\0';
+		event(&ev, "s=%s n=%d", src, len);
+		expect_bytes(&ev, "s", MSGPACK_OBJECT_STR, src, (size_t)len);
+		expect_i64(&ev, "n", len);
+		event_free(&ev);
+		for (int bound = 0; bound <= len; bound++) {
+			char *arr = malloc(bound ? (size_t)bound : 1);
+
+			cr_assert_not_null(arr);
+			memcpy(arr, src, (size_t)bound);
+			event(&ev, "s=%.*s n=%d", bound, arr, bound);
+			expect_bytes(&ev, "s", MSGPACK_OBJECT_STR, src, (size_t)bound);
+			expect_i64(&ev, "n", bound);
+			event_free(&ev);
+			free(arr);
+		}
+		for (int at = 0; at < len; at++) {
+			char saved = src[at];
+
+			src[at] = (char)0xe9; /* Latin-1: not UTF-8, so bin */
+			event(&ev, "s=%s", src);
+			expect_bytes(&ev, "s", MSGPACK_OBJECT_BIN, src, (size_t)len);
+			event_free(&ev);
+			src[at] = saved;
+		}
+		free(src);
+	}
+}

@@ -232,6 +232,41 @@ rd_kafka_topic_t *astron_kafka_service_topic(astron_kafka_service_t *svc,
 	return NULL;
 }
 
+/* One copying produce, by handle when there is one, else by name. */
+static rd_kafka_resp_err_t produce_once(rd_kafka_t *rk, const char *topic,
+					rd_kafka_topic_t *rkt, const void *key,
+					size_t keylen, const void *value,
+					size_t len, void *opaque)
+{
+	rd_kafka_vu_t vu[5];
+	rd_kafka_error_t *error;
+	rd_kafka_resp_err_t err;
+
+	if (rkt) {
+		vu[0].vtype = RD_KAFKA_VTYPE_RKT;
+		vu[0].u.rkt = rkt;
+	} else {
+		vu[0].vtype = RD_KAFKA_VTYPE_TOPIC;
+		vu[0].u.cstr = topic;
+	}
+	vu[1].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+	vu[1].u.i = RD_KAFKA_MSG_F_COPY;
+	vu[2].vtype = RD_KAFKA_VTYPE_VALUE;
+	vu[2].u.mem.ptr = (void *)value;
+	vu[2].u.mem.size = len;
+	vu[3].vtype = RD_KAFKA_VTYPE_KEY;
+	vu[3].u.mem.ptr = (void *)key;
+	vu[3].u.mem.size = keylen;
+	vu[4].vtype = RD_KAFKA_VTYPE_OPAQUE;
+	vu[4].u.ptr = opaque;
+	error = rd_kafka_produceva(rk, vu, 5);
+	if (!error)
+		return RD_KAFKA_RESP_ERR_NO_ERROR;
+	err = rd_kafka_error_code(error);
+	rd_kafka_error_destroy(error);
+	return err;
+}
+
 int astron_kafka_service_produce(astron_kafka_service_t *svc, const char *topic,
 				 rd_kafka_topic_t *rkt,
 				 const void *key, size_t keylen,
@@ -253,20 +288,8 @@ int astron_kafka_service_produce(astron_kafka_service_t *svc, const char *topic,
 	for (;;) {
 		int64_t left;
 
-		if (rkt)
-			err = rd_kafka_producev(
-				svc->rk, RD_KAFKA_V_RKT(rkt),
-				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-				RD_KAFKA_V_VALUE((void *)value, len),
-				RD_KAFKA_V_KEY(key, keylen),
-				RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
-		else
-			err = rd_kafka_producev(
-				svc->rk, RD_KAFKA_V_TOPIC(topic),
-				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-				RD_KAFKA_V_VALUE((void *)value, len),
-				RD_KAFKA_V_KEY(key, keylen),
-				RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
+		err = produce_once(svc->rk, topic, rkt, key, keylen, value,
+				   len, d);
 		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
 			break;
 		if (deadline < 0)

@@ -149,10 +149,8 @@ ended:
  * what the rest of the event leaves room for (its widest header and the
  * copy slack stay free).  Returns the end; *cut is set when it was cut. */
 static inline __attribute__((always_inline)) uint8_t *
-astron_encode_str(msgpack_packer *pk, uint8_t *p,
-					 const char *s, long prec,
-					 const uint8_t *limit, uint32_t reserve,
-					 int *cut)
+astron_encode_str(msgpack_packer *pk, uint8_t *p, const char *s, long prec,
+		  const uint8_t *limit, uint32_t reserve, int *cut)
 {
 	astron_wbuf_t *w = (astron_wbuf_t *)pk->data;
 	size_t room, n;
@@ -163,7 +161,8 @@ astron_encode_str(msgpack_packer *pk, uint8_t *p,
 		return p + 1;
 	}
 	room = (size_t)(limit - p) - reserve - 5 - ASTRON_COPY_SLACK;
-	if (__builtin_expect((e = astron_encode_short_str(p, s, prec, room)) != NULL, 1))
+	e = astron_encode_short_str(p, s, prec, room);
+	if (__builtin_expect(e != NULL, 1))
 		return e;
 	n = prec >= 0 && (size_t)prec <= room ? strnlen(s, (size_t)prec)
 					       : strnlen(s, room + 1);

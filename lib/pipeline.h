@@ -13,12 +13,14 @@
 #include "config.h"
 
 typedef struct astron_pipeline {
-	/* Read by every emitting thread: keep them together, rarely written. */
-	int accepting; /* 0: events are dropped (not configured, shut down) */
+	/* Read by every emitting thread: keep them together, rarely written,
+	 * on a line of their own (the lock below is written by the flusher on
+	 * every loop, and whatever the linker puts before us could be too). */
+	_Alignas(64) int accepting; /* 0: events are dropped (not
+				       configured, shut down) */
 	int sleeping;  /* the flusher waits for a poke */
-	char pad_[64 - 2 * sizeof(int)];
 
-	pthread_mutex_t lock;	  /* guards the fields below it */
+	_Alignas(64) pthread_mutex_t lock; /* guards the fields below it */
 	pthread_cond_t wake;	  /* flusher waits here when idle */
 	pthread_cond_t progress;  /* flush() and servers() wait here */
 	int kicked;		  /* a poke arrived while sleeping */

@@ -11,7 +11,7 @@ tools_astron_event_cat_LDADD = lib/libastron-event.la $(RDKAFKA_LIBS) \
 # always that of the library it was built with.
 tools_astron_event_cat_LDFLAGS = $(AM_LDFLAGS) -static
 
-EXTRA_DIST += tools/setup tools/run-tests
+EXTRA_DIST += tools/setup tools/run-tests tests/known-flake
 
 # Tests.  Shell tests run with $(SHELL) and learn the tree's layout from the
 # environment; tests/test_cat is a Criterion suite like the others.

@@ -18,10 +18,14 @@
 #include "ring.h"
 #include "site.h"
 
-static inline void count(uint64_t *c)
+static inline uint64_t count(uint64_t *c)
 {
-	/* Single writer (this thread); stats read it with a relaxed load. */
-	__atomic_store_n(c, *c + 1, __ATOMIC_RELAXED);
+	/* Single writer (this thread); stats read it with a relaxed load.
+	 * Returns the new value, so a caller need not load it again. */
+	uint64_t v = *c + 1;
+
+	__atomic_store_n(c, v, __ATOMIC_RELAXED);
+	return v;
 }
 
 /* The site's plan.  Acquire pairs with the release of the compare-and-swap
@@ -112,8 +116,7 @@ ASTRON_EXTERN void astron_event_emit_(astron_site_t *site, const char *key,
 			return;
 		}
 	}
-	tseq = r->tseq + 1;
-	__atomic_store_n(&r->tseq, tseq, __ATOMIC_RELAXED); /* as count() */
+	tseq = count(&r->tseq);
 	if (__builtin_expect(sp->drop || !astron_pipeline_accepting(), 0) ||
 	    (!(p = astron_ring_reserve(r, &skip)) &&
 	     !(p = wait_for_room(r, &skip)))) {
